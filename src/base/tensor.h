@@ -1,0 +1,71 @@
+// Element types and non-owning tensor views (weights live in memory-mapped files), plus a small
+// owning float32 tensor for activations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace dsvl2 {
+
+enum class DType { kF32, kF16, kBF16, kF64, kI64, kI32, kI16, kI8, kU8, kBool };
+
+size_t DTypeSize(DType t);
+const char* DTypeName(DType t);  // safetensors spelling: F32, BF16, ...
+bool ParseDType(const std::string& s, DType* out);
+
+using Shape = std::vector<int64_t>;
+std::string ShapeToString(const Shape& s);  // "[1408,2048]"
+int64_t NumElements(const Shape& s);
+
+// A read-only view of a tensor stored elsewhere (usually a memory-mapped checkpoint).
+struct TensorView {
+  DType dtype = DType::kF32;
+  Shape shape;
+  const void* data = nullptr;
+
+  int64_t numel() const { return NumElements(shape); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * DTypeSize(dtype); }
+  int64_t dim(int i) const { return shape[static_cast<size_t>(i < 0 ? i + shape.size() : i)]; }
+  int rank() const { return static_cast<int>(shape.size()); }
+  bool valid() const { return data != nullptr; }
+  // Element i converted to float (any float dtype).
+  float At(int64_t i) const;
+  // Row r of a 2-D (or flattened-leading-dims) tensor, as a view.
+  TensorView Row(int64_t r) const;
+  // Converts the whole tensor to float32.
+  std::vector<float> ToFloat() const;
+};
+
+// Owning float32 tensor for activations. Shape comments follow PyTorch order.
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(Shape shape) : shape_(std::move(shape)), data_(NumElements(shape_), 0.0f) {}
+  Tensor(std::initializer_list<int64_t> shape) : Tensor(Shape(shape)) {}
+
+  const Shape& shape() const { return shape_; }
+  int64_t dim(int i) const { return shape_[static_cast<size_t>(i < 0 ? i + shape_.size() : i)]; }
+  int rank() const { return static_cast<int>(shape_.size()); }
+  int64_t numel() const { return static_cast<int64_t>(data_.size()); }
+  float* data() { return data_.data(); }
+  const float* data() const { return data_.data(); }
+  float* row(int64_t r) { return data_.data() + r * shape_.back(); }
+  const float* row(int64_t r) const { return data_.data() + r * shape_.back(); }
+  std::vector<float>& vec() { return data_; }
+  const std::vector<float>& vec() const { return data_; }
+
+  // Same data, new shape (element count must match).
+  void Reshape(Shape shape);
+  // Resizes (contents unspecified) without freeing capacity.
+  void Resize(Shape shape);
+  TensorView view() const { return TensorView{DType::kF32, shape_, data_.data()}; }
+
+ private:
+  Shape shape_;
+  std::vector<float> data_;
+};
+
+}  // namespace dsvl2

@@ -1,0 +1,60 @@
+// Portable matrix product: weight rows converted to f32 in small blocks, dot products in f32,
+// parallel over output columns. The compiler vectorises the inner loops for the baseline ISA.
+#include <algorithm>
+#include <vector>
+
+#include "base/half.h"
+#include "base/thread_pool.h"
+#include "kernels/cpu/cpu.h"
+
+namespace dsvl2::kernels::cpu {
+namespace {
+
+void ConvertRow(const TensorView& w, int64_t j, int64_t k, float* out) {
+  switch (w.dtype) {
+    case DType::kF32: {
+      const float* p = static_cast<const float*>(w.data) + j * k;
+      std::copy(p, p + k, out);
+      return;
+    }
+    case DType::kBF16: {
+      const uint16_t* p = static_cast<const uint16_t*>(w.data) + j * k;
+      for (int64_t t = 0; t < k; ++t) out[t] = Bf16ToF32(p[t]);
+      return;
+    }
+    case DType::kF16: {
+      const uint16_t* p = static_cast<const uint16_t*>(w.data) + j * k;
+      for (int64_t t = 0; t < k; ++t) out[t] = F16ToF32(p[t]);
+      return;
+    }
+    default:
+      for (int64_t t = 0; t < k; ++t) out[t] = w.At(j * k + t);
+  }
+}
+
+}  // namespace
+
+void MatMulGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                   float* y) {
+  const int64_t n = w.dim(0);
+  ThreadPool::Global().ParallelFor(n, 8, [&](int64_t begin, int64_t end) {
+    std::vector<float> wrow(static_cast<size_t>(k));
+    for (int64_t j = begin; j < end; ++j) {
+      ConvertRow(w, j, k, wrow.data());
+      const float b = bias ? bias[j] : 0.0f;
+      for (int64_t i = 0; i < m; ++i) {
+        const float* xi = x + i * k;
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t t = 0;
+        for (; t + 8 <= k; t += 8)
+          for (int u = 0; u < 8; ++u) acc[u] += xi[t + u] * wrow[static_cast<size_t>(t + u)];
+        float s = 0;
+        for (; t < k; ++t) s += xi[t] * wrow[static_cast<size_t>(t)];
+        for (int u = 0; u < 8; ++u) s += acc[u];
+        y[i * n + j] = s + b;
+      }
+    }
+  });
+}
+
+}  // namespace dsvl2::kernels::cpu

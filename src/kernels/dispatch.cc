@@ -1,0 +1,89 @@
+// Run-time choice of the kernel table by CPU features.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/logging.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
+
+namespace dsvl2::kernels {
+namespace {
+
+const KernelTable kRefTable{Isa::kRef, &ref::MatMul};
+const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric};
+const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2};
+
+bool Supported(Isa isa) {
+  switch (isa) {
+    case Isa::kRef:
+    case Isa::kGeneric: return true;
+    case Isa::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                            __builtin_cpu_supports("f16c");
+    case Isa::kAvx512: return false;  // no AVX-512 table compiled yet
+  }
+  return false;
+}
+
+const KernelTable* TableFor(Isa isa) {
+  switch (isa) {
+    case Isa::kRef: return &kRefTable;
+    case Isa::kGeneric: return &kGenericTable;
+    case Isa::kAvx2: return &kAvx2Table;
+    case Isa::kAvx512: return nullptr;
+  }
+  return nullptr;
+}
+
+const KernelTable* Best() {
+  if (const char* env = std::getenv("DSVL2_ISA")) {
+    for (Isa isa : {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512}) {
+      if (std::strcmp(env, IsaName(isa)) == 0) {
+        if (Supported(isa) && TableFor(isa)) return TableFor(isa);
+        LogWarning(std::string("DSVL2_ISA=") + env + " is not available on this CPU/build; ignored");
+      }
+    }
+  }
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2})
+    if (Supported(isa) && TableFor(isa)) return TableFor(isa);
+  return &kGenericTable;
+}
+
+std::atomic<const KernelTable*> g_active{nullptr};
+
+}  // namespace
+
+const char* IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kRef: return "ref";
+    case Isa::kGeneric: return "generic";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+const KernelTable& Active() {
+  const KernelTable* t = g_active.load(std::memory_order_acquire);
+  if (!t) {
+    t = Best();
+    g_active.store(t, std::memory_order_release);
+  }
+  return *t;
+}
+
+std::vector<const KernelTable*> AllSupported() {
+  std::vector<const KernelTable*> out;
+  for (Isa isa : {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512})
+    if (Supported(isa) && TableFor(isa)) out.push_back(TableFor(isa));
+  return out;
+}
+
+void SetActive(Isa isa) {
+  const KernelTable* t = TableFor(isa);
+  DSVL2_CHECK_MSG(t && Supported(isa), std::string("ISA not available: ") + IsaName(isa));
+  g_active.store(t, std::memory_order_release);
+}
+
+}  // namespace dsvl2::kernels

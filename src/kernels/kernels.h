@@ -1,0 +1,42 @@
+// The kernel interface. Model code calls only these functions; each has a scalar reference in
+// ref/ (the oracle for tests) and optional fast versions in cpu/ chosen at run time by the CPU's
+// features. All activations are float32; weights may be f32, bf16 or f16 (read in place from the
+// memory-mapped checkpoint).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/tensor.h"
+
+namespace dsvl2::kernels {
+
+// Instruction sets a kernel table can be built for.
+enum class Isa { kRef = 0, kGeneric = 1, kAvx2 = 2, kAvx512 = 3 };
+const char* IsaName(Isa isa);
+
+// y[m, n] = sum_k x[m, k] * w[n, k] + bias[n]   (x: [m,k] f32 row-major, w: [n,k] PyTorch Linear
+// layout, any float dtype; bias may be null). Rows of y are written in full.
+using MatMulFn = void (*)(const float* x, int64_t m, int64_t k, const TensorView& w,
+                          const float* bias, float* y);
+
+struct KernelTable {
+  Isa isa = Isa::kRef;
+  MatMulFn matmul = nullptr;
+};
+
+// The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512 if set).
+const KernelTable& Active();
+// Tables for every ISA compiled in and supported by this CPU (tests run each against ref).
+std::vector<const KernelTable*> AllSupported();
+// Forces a table (tests, benchmarks).
+void SetActive(Isa isa);
+
+// Convenience wrappers over Active().
+inline void MatMul(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                   float* y) {
+  Active().matmul(x, m, k, w, bias, y);
+}
+
+}  // namespace dsvl2::kernels
