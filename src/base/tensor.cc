@@ -84,6 +84,17 @@ TensorView TensorView::Row(int64_t r) const {
   return v;
 }
 
+TensorView TensorView::Rows(int64_t begin, int64_t count) const {
+  DSVL2_CHECK(rank() >= 1 && begin >= 0 && begin + count <= shape[0]);
+  const int64_t inner = shape[0] ? numel() / shape[0] : 0;
+  TensorView v;
+  v.dtype = dtype;
+  v.shape = shape;
+  v.shape[0] = count;
+  v.data = static_cast<const char*>(data) + static_cast<size_t>(begin * inner) * DTypeSize(dtype);
+  return v;
+}
+
 std::vector<float> TensorView::ToFloat() const {
   std::vector<float> out(static_cast<size_t>(numel()));
   for (int64_t i = 0; i < numel(); ++i) out[static_cast<size_t>(i)] = At(i);

@@ -35,6 +35,8 @@ struct TensorView {
   float At(int64_t i) const;
   // Row r of a 2-D (or flattened-leading-dims) tensor, as a view.
   TensorView Row(int64_t r) const;
+  // Rows [begin, begin+count) of the leading dimension, as a view.
+  TensorView Rows(int64_t begin, int64_t count) const;
   // Converts the whole tensor to float32.
   std::vector<float> ToFloat() const;
 };

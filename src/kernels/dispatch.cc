@@ -11,9 +11,9 @@
 namespace dsvl2::kernels {
 namespace {
 
-const KernelTable kRefTable{Isa::kRef, &ref::MatMul};
-const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric};
-const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2};
+const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed};
+const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric};
+const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric};
 
 bool Supported(Isa isa) {
   switch (isa) {

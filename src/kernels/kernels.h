@@ -21,9 +21,14 @@ const char* IsaName(Isa isa);
 using MatMulFn = void (*)(const float* x, int64_t m, int64_t k, const TensorView& w,
                           const float* bias, float* y);
 
+// y[m, k] = sum_n x[m, n] * w[n, k]   (x @ w, w used untransposed: e.g. absorbing kv_b_proj into
+// the query side of MLA without a transposed copy of the weight).
+using MatMulTransposedFn = void (*)(const float* x, int64_t m, const TensorView& w, float* y);
+
 struct KernelTable {
   Isa isa = Isa::kRef;
   MatMulFn matmul = nullptr;
+  MatMulTransposedFn matmul_t = nullptr;
 };
 
 // The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512 if set).
@@ -37,6 +42,10 @@ void SetActive(Isa isa);
 inline void MatMul(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                    float* y) {
   Active().matmul(x, m, k, w, bias, y);
+}
+
+inline void MatMulTransposed(const float* x, int64_t m, const TensorView& w, float* y) {
+  Active().matmul_t(x, m, w, y);
 }
 
 }  // namespace dsvl2::kernels

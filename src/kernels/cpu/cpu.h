@@ -8,6 +8,7 @@ namespace dsvl2::kernels::cpu {
 // Portable blocked kernel (any x86-64 / ARM); used when no SIMD table applies.
 void MatMulGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                    float* y);
+void MatMulTransposedGeneric(const float* x, int64_t m, const TensorView& w, float* y);
 void MatMulAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                 float* y);
 void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,

@@ -58,3 +58,23 @@ void MatMulGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, co
 }
 
 }  // namespace dsvl2::kernels::cpu
+
+namespace dsvl2::kernels::cpu {
+
+void MatMulTransposedGeneric(const float* x, int64_t m, const TensorView& w, float* y) {
+  const int64_t n = w.dim(0), k = w.numel() / n;
+  ThreadPool::Global().ParallelFor(m, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> wrow(static_cast<size_t>(k));
+    for (int64_t i = begin; i < end; ++i) {
+      float* yi = y + i * k;
+      std::fill(yi, yi + k, 0.0f);
+      for (int64_t r = 0; r < n; ++r) {
+        const float a = x[i * n + r];
+        ConvertRow(w, r, k, wrow.data());
+        for (int64_t c = 0; c < k; ++c) yi[c] += a * wrow[static_cast<size_t>(c)];
+      }
+    }
+  });
+}
+
+}  // namespace dsvl2::kernels::cpu

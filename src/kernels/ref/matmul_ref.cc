@@ -24,3 +24,18 @@ void MatMul(const float* x, int64_t m, int64_t k, const TensorView& w, const flo
 }
 
 }  // namespace dsvl2::kernels::ref
+
+namespace dsvl2::kernels::ref {
+
+void MatMulTransposed(const float* x, int64_t m, const TensorView& w, float* y) {
+  const int64_t n = w.dim(0), k = w.numel() / n;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t c = 0; c < k; ++c) {
+      double acc = 0.0;
+      for (int64_t r = 0; r < n; ++r) acc += static_cast<double>(x[i * n + r]) * w.At(r * k + c);
+      y[i * k + c] = static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace dsvl2::kernels::ref

@@ -1,0 +1,140 @@
+#include "lm/ffn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "kernels/kernels.h"
+#include "kernels/ops.h"
+
+namespace dsvl2 {
+
+void SwiGlu::Bind(const std::string& prefix, int64_t hidden, int64_t inter, WeightBinder* b) {
+  hidden_ = hidden;
+  inter_ = inter;
+  gate_ = b->Matrix(prefix + "gate_proj.weight", {inter, hidden});
+  up_ = b->Matrix(prefix + "up_proj.weight", {inter, hidden});
+  down_ = b->Matrix(prefix + "down_proj.weight", {hidden, inter});
+}
+
+void SwiGlu::Forward(const float* x, int64_t t, float* y) const {
+  Tensor g({t, inter_}), u({t, inter_});
+  kernels::MatMul(x, t, hidden_, gate_, nullptr, g.data());
+  kernels::MatMul(x, t, hidden_, up_, nullptr, u.data());
+  kernels::SiluMul(g.data(), u.data(), t * inter_, g.data());
+  kernels::MatMul(g.data(), t, inter_, down_, nullptr, y);
+}
+
+void MoeLayer::Bind(const LanguageConfig& cfg, int layer, WeightBinder* b) {
+  cfg_ = cfg;
+  const std::string pre = "language.model.layers." + std::to_string(layer) + ".mlp.";
+  const int64_t d = cfg.hidden_size, e = cfg.n_routed_experts;
+  gate_ = b->Matrix(pre + "gate.weight", {e, d});
+  if (cfg.topk_method == "noaux_tc") score_bias_ = b->Vector(pre + "gate.e_score_correction_bias", {e});
+  experts_.resize(static_cast<size_t>(e));
+  for (int64_t i = 0; i < e; ++i)
+    experts_[static_cast<size_t>(i)].Bind(pre + "experts." + std::to_string(i) + ".", d,
+                                          cfg.moe_intermediate_size, b);
+  has_shared_ = cfg.n_shared_experts > 0;
+  if (has_shared_)
+    shared_.Bind(pre + "shared_experts.", d,
+                 static_cast<int64_t>(cfg.moe_intermediate_size) * cfg.n_shared_experts, b);
+}
+
+namespace {
+// Indices of the k largest values (ties: lower index first).
+std::vector<int> TopK(const std::vector<float>& v, int k) {
+  std::vector<int> idx(v.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [&](int a, int b) { return v[a] > v[b] || (v[a] == v[b] && a < b); });
+  idx.resize(static_cast<size_t>(k));
+  return idx;
+}
+}  // namespace
+
+Routing MoeLayer::Route(const float* logits) const {
+  const int e = cfg_.n_routed_experts, k = cfg_.num_experts_per_tok;
+  std::vector<float> scores(logits, logits + e);
+  if (cfg_.scoring_func == "softmax") {
+    kernels::Softmax(scores.data(), e);
+  } else {  // sigmoid
+    for (float& s : scores) s = 1.0f / (1.0f + std::exp(-s));
+  }
+  Routing r;
+  if (cfg_.topk_method == "greedy") {
+    r.experts = TopK(scores, k);
+  } else {
+    // group_limited_greedy: group score = max of the group's scores.
+    // noaux_tc: choice = scores + bias; group score = sum of the group's top-2 choices.
+    std::vector<float> choice = scores;
+    if (cfg_.topk_method == "noaux_tc")
+      for (int i = 0; i < e; ++i) choice[i] += score_bias_[static_cast<size_t>(i)];
+    const int groups = cfg_.n_group, per = e / groups;
+    std::vector<float> group_score(static_cast<size_t>(groups));
+    for (int g = 0; g < groups; ++g) {
+      std::vector<float> part(choice.begin() + g * per, choice.begin() + (g + 1) * per);
+      if (cfg_.topk_method == "noaux_tc") {
+        std::vector<int> top2 = TopK(part, std::min(2, per));
+        float s = 0;
+        for (int i : top2) s += part[static_cast<size_t>(i)];
+        group_score[static_cast<size_t>(g)] = s;
+      } else {
+        group_score[static_cast<size_t>(g)] = *std::max_element(part.begin(), part.end());
+      }
+    }
+    std::vector<int> keep = TopK(group_score, cfg_.topk_group);
+    // Experts outside the chosen groups are masked to 0.0 (masked_fill(~mask, 0.0)), not -inf.
+    std::vector<float> masked(static_cast<size_t>(e), 0.0f);
+    for (int g : keep)
+      for (int i = g * per; i < (g + 1) * per; ++i) masked[static_cast<size_t>(i)] = choice[static_cast<size_t>(i)];
+    r.experts = TopK(masked, k);
+  }
+  for (int i : r.experts) r.weights.push_back(scores[static_cast<size_t>(i)]);
+  if (k > 1 && cfg_.norm_topk_prob) {
+    float sum = 0;
+    for (float w : r.weights) sum += w;
+    const float denom = sum + 1e-20f;
+    for (float& w : r.weights) w = w / denom * static_cast<float>(cfg_.routed_scaling_factor);
+  } else {
+    for (float& w : r.weights) w *= static_cast<float>(cfg_.routed_scaling_factor);
+  }
+  return r;
+}
+
+void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing) const {
+  const int64_t t = x.dim(0), d = x.dim(1), e = cfg_.n_routed_experts;
+  // Router in float32.
+  Tensor logits({t, e});
+  kernels::MatMul(x.data(), t, d, gate_, nullptr, logits.data());
+  std::vector<Routing> routes(static_cast<size_t>(t));
+  std::vector<std::vector<std::pair<int64_t, float>>> by_expert(static_cast<size_t>(e));
+  for (int64_t i = 0; i < t; ++i) {
+    routes[static_cast<size_t>(i)] = Route(logits.row(i));
+    const Routing& r = routes[static_cast<size_t>(i)];
+    for (size_t j = 0; j < r.experts.size(); ++j)
+      by_expert[static_cast<size_t>(r.experts[j])].push_back({i, r.weights[j]});
+  }
+  // Each expert runs once over the tokens routed to it; weighted sum in float32.
+  y->Resize({t, d});
+  std::fill(y->data(), y->data() + t * d, 0.0f);
+  Tensor xin, xout;
+  for (int64_t ex = 0; ex < e; ++ex) {
+    const auto& toks = by_expert[static_cast<size_t>(ex)];
+    if (toks.empty()) continue;
+    const int64_t n = static_cast<int64_t>(toks.size());
+    xin.Resize({n, d});
+    xout.Resize({n, d});
+    for (int64_t j = 0; j < n; ++j) std::copy(x.row(toks[j].first), x.row(toks[j].first) + d, xin.row(j));
+    experts_[static_cast<size_t>(ex)].Forward(xin.data(), n, xout.data());
+    for (int64_t j = 0; j < n; ++j) kernels::Axpy(toks[j].second, xout.row(j), d, y->row(toks[j].first));
+  }
+  if (has_shared_) {
+    Tensor s({t, d});
+    shared_.Forward(x.data(), t, s.data());
+    kernels::Add(s.data(), t * d, y->data());
+  }
+  if (routing) *routing = std::move(routes);
+}
+
+}  // namespace dsvl2

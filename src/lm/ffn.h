@@ -1,0 +1,50 @@
+// Feed-forward blocks of DeepSeek-V2: the SwiGLU MLP (dense layers, experts, shared experts) and
+// the MoE layer (router + routed experts + shared experts).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/tensor.h"
+#include "io/config.h"
+#include "io/weights.h"
+
+namespace dsvl2 {
+
+// down(silu(gate(x)) * up(x))
+class SwiGlu {
+ public:
+  void Bind(const std::string& prefix, int64_t hidden, int64_t inter, WeightBinder* b);
+  // x: [T, hidden] -> y: [T, hidden]
+  void Forward(const float* x, int64_t t, float* y) const;
+  int64_t inter() const { return inter_; }
+
+ private:
+  int64_t hidden_ = 0, inter_ = 0;
+  TensorView gate_, up_, down_;
+};
+
+// Router output for one token: chosen experts and their weights.
+struct Routing {
+  std::vector<int> experts;     // num_experts_per_tok ids
+  std::vector<float> weights;   // same order
+};
+
+class MoeLayer {
+ public:
+  void Bind(const LanguageConfig& cfg, int layer, WeightBinder* b);
+  // x: [T, hidden] -> y: [T, hidden]. If `routing` is given it receives each token's routing.
+  void Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing = nullptr) const;
+  // The official MoEGate for one row of router logits (exposed for tests).
+  Routing Route(const float* logits) const;
+
+ private:
+  LanguageConfig cfg_;
+  TensorView gate_;                   // [E, hidden]
+  std::vector<float> score_bias_;     // e_score_correction_bias (noaux_tc)
+  std::vector<SwiGlu> experts_;
+  SwiGlu shared_;
+  bool has_shared_ = false;
+};
+
+}  // namespace dsvl2
