@@ -1,0 +1,144 @@
+// Every compiled kernel table against the scalar reference, over awkward sizes and weight dtypes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "base/half.h"
+#include "kernels/attention.h"
+#include "kernels/kernels.h"
+#include "kernels/ops.h"
+#include "kernels/ref/ref.h"
+#include "test_util.h"
+
+namespace dsvl2::kernels {
+namespace {
+
+struct Weights {
+  std::vector<float> f32;
+  std::vector<uint16_t> half;
+  TensorView view;
+};
+
+Weights MakeWeights(DType dt, int64_t n, int64_t k, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Weights w;
+  w.f32.resize(static_cast<size_t>(n * k));
+  for (float& v : w.f32) v = nd(rng);
+  if (dt == DType::kF32) {
+    w.view = {DType::kF32, {n, k}, w.f32.data()};
+  } else {
+    w.half.resize(w.f32.size());
+    for (size_t i = 0; i < w.f32.size(); ++i)
+      w.half[i] = dt == DType::kBF16 ? F32ToBf16(w.f32[i]) : F32ToF16(w.f32[i]);
+    w.view = {dt, {n, k}, w.half.data()};
+  }
+  return w;
+}
+
+TEST(Kernels, MatMulMatchesReference) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const KernelTable* table : AllSupported()) {
+    for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+      for (int64_t m : {1, 2, 3, 5, 17}) {
+        for (int64_t k : {1, 7, 8, 9, 33, 100, 257}) {
+          for (int64_t n : {1, 3, 4, 5, 13, 64}) {
+            Weights w = MakeWeights(dt, n, k, rng);
+            std::vector<float> x(static_cast<size_t>(m * k)), bias(static_cast<size_t>(n));
+            for (float& v : x) v = nd(rng);
+            for (float& v : bias) v = nd(rng);
+            for (const float* b : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+              std::vector<float> got(static_cast<size_t>(m * n), NAN), want(got.size());
+              table->matmul(x.data(), m, k, w.view, b, got.data());
+              ref::MatMul(x.data(), m, k, w.view, b, want.data());
+              testing::Diff d = testing::Compare(got.data(), want.data(), got.size());
+              EXPECT_LE(d.max_abs, 1e-5 * std::sqrt(static_cast<double>(k)) * std::max(1.0, d.max_ref))
+                  << IsaName(table->isa) << " " << DTypeName(dt) << " m=" << m << " k=" << k << " n=" << n;
+            }
+            std::vector<float> xt(static_cast<size_t>(m * n));
+            for (float& v : xt) v = nd(rng);
+            std::vector<float> got(static_cast<size_t>(m * k), NAN), want(got.size());
+            table->matmul_t(xt.data(), m, w.view, got.data());
+            ref::MatMulTransposed(xt.data(), m, w.view, want.data());
+            testing::Diff d = testing::Compare(got.data(), want.data(), got.size());
+            EXPECT_LE(d.max_abs, 1e-5 * std::sqrt(static_cast<double>(n)) * std::max(1.0, d.max_ref))
+                << "transposed " << IsaName(table->isa) << " " << DTypeName(dt) << " m=" << m << " k=" << k << " n=" << n;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Kernels, AttendOneMatchesSoftmax) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  const int dk = 24, dv = 16;
+  const int64_t stride = 50, rows = 37;
+  std::vector<float> kv(static_cast<size_t>(rows * stride)), q(dk);
+  for (float& v : kv) v = nd(rng);
+  for (float& v : q) v = nd(rng);
+  for (int64_t n_keys : {1, 2, 16, 37}) {
+    // Split into uneven spans as a paged cache would.
+    std::vector<KvSpan> spans = {{kv.data(), 5}, {kv.data() + 5 * stride, 16}, {kv.data() + 21 * stride, 16}};
+    std::vector<float> got(dv);
+    AttendOne(q.data(), dk, spans.data(), 3, stride, 3, 30, dv, n_keys, 0.3f, got.data());
+    std::vector<double> s(static_cast<size_t>(n_keys));
+    double mx = -1e30;
+    for (int64_t j = 0; j < n_keys; ++j) {
+      double dot = 0;
+      for (int d = 0; d < dk; ++d) dot += static_cast<double>(q[d]) * kv[static_cast<size_t>(j * stride + 3 + d)];
+      s[static_cast<size_t>(j)] = dot * 0.3;
+      mx = std::max(mx, s[static_cast<size_t>(j)]);
+    }
+    double sum = 0;
+    for (double& v : s) sum += (v = std::exp(v - mx));
+    for (int d = 0; d < dv; ++d) {
+      double want = 0;
+      for (int64_t j = 0; j < n_keys; ++j) want += s[static_cast<size_t>(j)] / sum * kv[static_cast<size_t>(j * stride + 30 + d)];
+      EXPECT_NEAR(got[d], want, 1e-4 * std::max(1.0, std::fabs(want))) << "n_keys=" << n_keys << " d=" << d;
+    }
+  }
+}
+
+TEST(Kernels, NormsAndActivations) {
+  std::vector<float> x = {1, -2, 3, 0.5f}, w = {1, 2, 0.5f, -1}, b = {0, 1, 0, 1}, y(4);
+  RmsNorm(x.data(), w.data(), 1, 4, 1e-6f, y.data());
+  const double rms = std::sqrt((1 + 4 + 9 + 0.25) / 4 + 1e-6);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[i], w[i] * x[i] / rms, 1e-6);
+  LayerNorm(x.data(), w.data(), b.data(), 1, 4, 1e-6f, y.data());
+  const double mean = 0.625, var = ((1 - mean) * (1 - mean) + (-2 - mean) * (-2 - mean) + (3 - mean) * (3 - mean) + (0.5 - mean) * (0.5 - mean)) / 4;
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[i], (x[i] - mean) / std::sqrt(var + 1e-6) * w[i] + b[i], 1e-5);
+  std::vector<float> g = {-3, -0.5f, 0, 0.5f, 3};
+  std::vector<float> ge = g, gt = g;
+  GeluErf(ge.data(), 5);
+  GeluTanh(gt.data(), 5);
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double v = g[i];
+    EXPECT_NEAR(ge[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-6);
+    EXPECT_NEAR(gt[i], 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))), 1e-6);
+  }
+  std::vector<float> sm = {1, 2, 3};
+  Softmax(sm.data(), 3);
+  EXPECT_NEAR(sm[0] + sm[1] + sm[2], 1.0, 1e-6);
+  EXPECT_NEAR(sm[2] / sm[1], std::exp(1.0), 1e-5);
+}
+
+TEST(Kernels, RopeLayouts) {
+  // NeoX pairs (i, i+half); interleaved pairs (2i, 2i+1); both are rotations (norm preserved).
+  std::vector<float> v = {1, 2, 3, 4}, c = {0.6f, 1.0f}, s = {0.8f, 0.0f};
+  std::vector<float> a = v;
+  RopeNeox(a.data(), 4, c.data(), s.data());
+  EXPECT_NEAR(a[0], 1 * 0.6 - 3 * 0.8, 1e-6);
+  EXPECT_NEAR(a[2], 3 * 0.6 + 1 * 0.8, 1e-6);
+  EXPECT_NEAR(a[1], 2, 1e-6);
+  std::vector<float> b = v;
+  RopeInterleaved(b.data(), 4, c.data(), s.data());
+  EXPECT_NEAR(b[0], 1 * 0.6 - 2 * 0.8, 1e-6);
+  EXPECT_NEAR(b[1], 2 * 0.6 + 1 * 0.8, 1e-6);
+  EXPECT_NEAR(b[2], 3, 1e-6);
+}
+
+}  // namespace
+}  // namespace dsvl2::kernels
