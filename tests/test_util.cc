@@ -26,7 +26,10 @@ std::string DataDir() {
 
 std::string MakeTempDir() {
   static std::once_flag once;
-  std::call_once(once, [] { std::atexit(Cleanup); });
+  std::call_once(once, [] {
+    TempDirs();  // construct before registering, so it outlives Cleanup
+    std::atexit(Cleanup);
+  });
   std::string tmpl = (std::filesystem::temp_directory_path() / "dsvl2_test_XXXXXX").string();
   char* p = mkdtemp(tmpl.data());
   if (!p) std::abort();

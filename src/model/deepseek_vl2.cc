@@ -23,7 +23,7 @@ StatusOr<std::unique_ptr<DeepseekVL2>> DeepseekVL2::Load(const std::string& mode
 }
 
 int64_t DeepseekVL2::ImageTokens(int tiles_w, int tiles_h) const {
-  return ImageTokenCount(projector_.out_side(), tiles_w, tiles_h);
+  return ImageLayoutRows(projector_.out_side(), tiles_w, tiles_h);
 }
 
 void DeepseekVL2::VisionFeatures(const float* tiles, int64_t batch, Tensor* out) const {

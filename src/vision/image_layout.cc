@@ -4,7 +4,7 @@
 
 namespace dsvl2 {
 
-int64_t ImageTokenCount(int side, int tiles_w, int tiles_h) {
+int64_t ImageLayoutRows(int side, int tiles_w, int tiles_h) {
   return static_cast<int64_t>(side) * (side + 1) + 1 +
          static_cast<int64_t>(side) * tiles_h * (static_cast<int64_t>(side) * tiles_w + 1);
 }

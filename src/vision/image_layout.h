@@ -11,10 +11,10 @@
 namespace dsvl2 {
 
 // Number of embedding rows one image contributes: side*(side+1) + 1 + side*th*(side*tw+1).
-int64_t ImageTokenCount(int side, int tiles_w, int tiles_h);
+int64_t ImageLayoutRows(int side, int tiles_w, int tiles_h);
 
 // tiles: [1 + tw*th, side*side, D] projector output of one image (global first, locals row-major).
-// Writes ImageTokenCount(...) rows of width D to out.
+// Writes ImageLayoutRows(...) rows of width D to out.
 void LayoutImageTokens(const float* tiles, int side, int64_t d, int tiles_w, int tiles_h,
                        const float* image_newline, const float* view_separator, float* out);
 
