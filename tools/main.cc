@@ -9,8 +9,8 @@ namespace {
 void Usage() {
   std::fprintf(stderr,
                "usage: dsvl2 <command> [options]\n"
-               "commands:\n"
-               "  inspect --model DIR    check a model directory and print its configuration\n");
+               "commands:\n");
+  for (const auto& c : dsvl2::tools::Commands()) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
 }
 }  // namespace
 

@@ -14,6 +14,7 @@ namespace {
 const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed};
 const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric};
 const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric};
+const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric};
 
 bool Supported(Isa isa) {
   switch (isa) {
@@ -21,7 +22,8 @@ bool Supported(Isa isa) {
     case Isa::kGeneric: return true;
     case Isa::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                             __builtin_cpu_supports("f16c");
-    case Isa::kAvx512: return false;  // no AVX-512 table compiled yet
+    case Isa::kAvx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                              __builtin_cpu_supports("avx512vl");
   }
   return false;
 }
@@ -31,7 +33,7 @@ const KernelTable* TableFor(Isa isa) {
     case Isa::kRef: return &kRefTable;
     case Isa::kGeneric: return &kGenericTable;
     case Isa::kAvx2: return &kAvx2Table;
-    case Isa::kAvx512: return nullptr;
+    case Isa::kAvx512: return &kAvx512Table;
   }
   return nullptr;
 }
