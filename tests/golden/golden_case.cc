@@ -46,7 +46,17 @@ const TensorView* GoldenFixture::Tensor(const std::string& case_name, const std:
   return expected_->Find(case_name + "." + name);
 }
 
+namespace {
+std::vector<std::string>& ExplicitDirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+}  // namespace
+
+void SetGoldenDirs(std::vector<std::string> dirs) { ExplicitDirs() = std::move(dirs); }
+
 std::vector<std::string> GoldenDirs() {
+  if (!ExplicitDirs().empty()) return ExplicitDirs();
   std::vector<std::string> dirs;
   namespace fs = std::filesystem;
   const fs::path root = fs::path(DataDir()) / "fixtures";

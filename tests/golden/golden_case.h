@@ -38,7 +38,10 @@ class GoldenFixture {
   std::unique_ptr<SafetensorsFile> expected_;
 };
 
-// Fixture directories under tests/data/fixtures plus any listed in $DSVL2_GOLDEN_DIRS (':'-separated).
+// The fixture directories to check: those given on the command line (SetGoldenDirs, from
+// `--fixture DIR`), else every directory under tests/data/fixtures plus any listed in
+// $DSVL2_GOLDEN_DIRS (':'-separated).
 std::vector<std::string> GoldenDirs();
+void SetGoldenDirs(std::vector<std::string> dirs);
 
 }  // namespace dsvl2::testing
