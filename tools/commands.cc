@@ -3,10 +3,12 @@
 namespace dsvl2::tools {
 
 int RunInspect(int argc, char** argv);
+int RunTokenize(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"inspect", "check a model directory and print its configuration", &RunInspect},
+      {"tokenize", "encode text to token ids or decode ids (JSON)", &RunTokenize},
   };
   return kCommands;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/weights.h"
+#include "tokenizer/chat.h"
 #include "vision/image_layout.h"
 
 namespace dsvl2 {
@@ -23,7 +24,7 @@ StatusOr<std::unique_ptr<DeepseekVL2>> DeepseekVL2::Load(const std::string& mode
 }
 
 int64_t DeepseekVL2::ImageTokens(int tiles_w, int tiles_h) const {
-  return ImageLayoutRows(projector_.out_side(), tiles_w, tiles_h);
+  return ImageTokenCount(tiles_w, tiles_h, projector_.out_side());
 }
 
 void DeepseekVL2::VisionFeatures(const float* tiles, int64_t batch, Tensor* out) const {

@@ -4,11 +4,6 @@
 
 namespace dsvl2 {
 
-int64_t ImageLayoutRows(int side, int tiles_w, int tiles_h) {
-  return static_cast<int64_t>(side) * (side + 1) + 1 +
-         static_cast<int64_t>(side) * tiles_h * (static_cast<int64_t>(side) * tiles_w + 1);
-}
-
 void LayoutImageTokens(const float* tiles, int side, int64_t d, int tiles_w, int tiles_h,
                        const float* image_newline, const float* view_separator, float* out) {
   const int64_t per_tile = static_cast<int64_t>(side) * side * d;

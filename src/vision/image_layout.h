@@ -10,11 +10,9 @@
 
 namespace dsvl2 {
 
-// Number of embedding rows one image contributes: side*(side+1) + 1 + side*th*(side*tw+1).
-int64_t ImageLayoutRows(int side, int tiles_w, int tiles_h);
-
 // tiles: [1 + tw*th, side*side, D] projector output of one image (global first, locals row-major).
-// Writes ImageLayoutRows(...) rows of width D to out.
+// Writes side*(side+1) + 1 + side*th*(side*tw+1) rows of width D to out (the processor's
+// image token count, ImageTokenCount in tokenizer/chat.h).
 void LayoutImageTokens(const float* tiles, int side, int64_t d, int tiles_w, int tiles_h,
                        const float* image_newline, const float* view_separator, float* out);
 
