@@ -8,7 +8,7 @@ KvPool::KvPool(int num_layers, int64_t row_width, int block_size, int64_t num_bl
     : num_layers_(num_layers), row_width_(row_width), block_size_(block_size),
       num_blocks_(num_blocks),
       block_floats_(static_cast<int64_t>(num_layers) * block_size * row_width) {
-  data_.resize(static_cast<size_t>(block_floats_ * num_blocks));
+  data_.reset(new float[static_cast<size_t>(block_floats_ * num_blocks)]);
   free_list_.reserve(static_cast<size_t>(num_blocks));
   for (int64_t b = num_blocks - 1; b >= 0; --b) free_list_.push_back(static_cast<int32_t>(b));
 }

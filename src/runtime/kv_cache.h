@@ -33,10 +33,10 @@ class KvPool {
   void Free(const std::vector<int32_t>& blocks);
 
   float* BlockLayer(int32_t block, int layer) {
-    return data_.data() + block * block_floats_ + static_cast<int64_t>(layer) * block_size_ * row_width_;
+    return data_.get() + block * block_floats_ + static_cast<int64_t>(layer) * block_size_ * row_width_;
   }
   const float* BlockLayer(int32_t block, int layer) const {
-    return data_.data() + block * block_floats_ + static_cast<int64_t>(layer) * block_size_ * row_width_;
+    return data_.get() + block * block_floats_ + static_cast<int64_t>(layer) * block_size_ * row_width_;
   }
 
  private:
@@ -45,7 +45,8 @@ class KvPool {
   int block_size_;
   int64_t num_blocks_;
   int64_t block_floats_;
-  std::vector<float> data_;
+  // Uninitialised: pages are touched (and so resident) only as blocks are used.
+  std::unique_ptr<float[]> data_;
   mutable std::mutex mu_;
   std::vector<int32_t> free_list_;
 };

@@ -1,0 +1,77 @@
+// The whole DeepSeek-VL2 job for one conversation: processor (tokenizer, chat token path,
+// PIL-exact tiling) -> vision -> inputs_embeds -> generation, with timings. `dsvl2 run` and the
+// server both use it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "io/image.h"
+#include "model/deepseek_vl2.h"
+#include "runtime/generator.h"
+#include "runtime/kv_cache.h"
+#include "tokenizer/chat.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dsvl2 {
+
+struct EngineOptions {
+  int64_t kv_cache_mb = 1024;
+  int kv_block_size = 16;
+};
+
+// One message of a conversation with its decoded images (in the order of its <image> tags).
+struct Turn {
+  std::string role;     // system | user | assistant (or <|User|> / <|Assistant|>)
+  std::string content;
+  std::vector<Image> images;
+};
+
+// Processor output for one conversation.
+struct PreparedPrompt {
+  ChatTokens tokens;
+  std::vector<ImageInput> images;              // normalised views per image
+  std::vector<std::pair<int, int>> spatial_crop;  // [tiles_w, tiles_h] per image
+  std::vector<const Image*> source_images;     // originals, for grounding boxes
+};
+
+struct Timings {
+  double preprocess_ms = 0, vision_ms = 0, prefill_ms = 0, decode_ms = 0;
+};
+
+struct RunOutput {
+  std::vector<int32_t> token_ids;
+  std::string text;            // decoded, special tokens kept (as the official scripts)
+  std::string finish_reason;   // stop | length | cancelled
+  int64_t prompt_tokens = 0;
+  Timings timings;
+};
+
+class Engine {
+ public:
+  static StatusOr<std::unique_ptr<Engine>> Load(const std::string& model_dir,
+                                                const EngineOptions& options = {});
+
+  const DeepseekVL2& model() const { return *model_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  int64_t max_context() const { return model_->config().language_config.max_position_embeddings; }
+
+  // Token ids, image mask and tiles exactly as DeepseekVLV2Processor (tiling only when the whole
+  // conversation has <= 2 images). Errors name the problem (tag/image mismatch, roles, ...).
+  StatusOr<PreparedPrompt> Prepare(const std::vector<Turn>& turns) const;
+
+  // Runs vision + prefill + decode. `on_text` receives decoded text as it completes (may be
+  // null); returning false cancels. Prompt + max_new_tokens beyond the context is an error.
+  Status Run(const PreparedPrompt& prompt, const GenerationParams& params,
+             const std::function<bool(const std::string&)>& on_text, RunOutput* out);
+
+ private:
+  std::unique_ptr<DeepseekVL2> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<KvPool> pool_;
+};
+
+}  // namespace dsvl2
