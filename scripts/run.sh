@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build and run the main job. Without arguments: the bundled demo model and image.
-# With arguments: they are passed to `dsvl2 run` (e.g. --model DIR --image a.jpg --prompt "...").
+# Build and run the main job: `dsvl2 run`. Without arguments it uses the bundled demo model
+# (random weights) and demo image; arguments are passed to `dsvl2 run`, e.g.
+#   ./scripts/run.sh --model /path/to/deepseek-vl2-tiny --image photo.jpg --prompt "What is this?"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/build.sh
-exec build/tools/dsvl2 inspect --model tests/data/fixtures/tiny-mha "$@"
+./scripts/build.sh >&2
+exec build/tools/dsvl2 run "$@"
