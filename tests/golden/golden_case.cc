@@ -55,6 +55,13 @@ std::vector<std::string>& ExplicitDirs() {
 
 void SetGoldenDirs(std::vector<std::string> dirs) { ExplicitDirs() = std::move(dirs); }
 
+std::string GoldenTestName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string n = info.param.substr(info.param.find_last_of('/') + 1);
+  for (char& ch : n)
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n + "_" + std::to_string(info.index);
+}
+
 std::vector<std::string> GoldenDirs() {
   if (!ExplicitDirs().empty()) return ExplicitDirs();
   std::vector<std::string> dirs;

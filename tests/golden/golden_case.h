@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "base/tensor.h"
@@ -43,5 +44,8 @@ class GoldenFixture {
 // $DSVL2_GOLDEN_DIRS (':'-separated).
 std::vector<std::string> GoldenDirs();
 void SetGoldenDirs(std::vector<std::string> dirs);
+
+// Test-name suffix for a fixture directory parameter: its base name, alphanumeric, plus index.
+std::string GoldenTestName(const ::testing::TestParamInfo<std::string>& info);
 
 }  // namespace dsvl2::testing

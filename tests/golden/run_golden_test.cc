@@ -76,12 +76,7 @@ TEST_P(RunGoldenTest, AllCasesThroughTheCli) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, RunGoldenTest, ::testing::ValuesIn(GoldenDirs()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param.substr(info.param.find_last_of('/') + 1);
-                           for (char& ch : n)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n + "_" + std::to_string(info.index);
-                         });
+                         GoldenTestName);
 
 }  // namespace
 }  // namespace dsvl2::testing

@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "base/half.h"
-#include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/matmul_driver.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
@@ -17,19 +17,24 @@ inline __m256 Load8(const void* base, int64_t idx) {
   if constexpr (T == DType::kF32) {
     return _mm256_loadu_ps(static_cast<const float*>(base) + idx);
   } else if constexpr (T == DType::kBF16) {
-    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx));
+    __m128i h =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   } else {
-    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx));
+    __m128i h =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx));
     return _mm256_cvtph_ps(h);
   }
 }
 
 template <DType T>
 inline float LoadScalar(const void* base, int64_t idx) {
-  if constexpr (T == DType::kF32) return static_cast<const float*>(base)[idx];
-  else if constexpr (T == DType::kBF16) return Bf16ToF32(static_cast<const uint16_t*>(base)[idx]);
-  else return F16ToF32(static_cast<const uint16_t*>(base)[idx]);
+  if constexpr (T == DType::kF32)
+    return static_cast<const float*>(base)[idx];
+  else if constexpr (T == DType::kBF16)
+    return Bf16ToF32(static_cast<const uint16_t*>(base)[idx]);
+  else
+    return F16ToF32(static_cast<const uint16_t*>(base)[idx]);
 }
 
 inline float HSum(__m256 v) {
@@ -41,50 +46,38 @@ inline float HSum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(lo, sh));
 }
 
-// Columns [j0, j0+NJ) for rows [i0, i0+NI) of y.
-template <DType T, int NJ, int NI>
-inline void Tile(const float* x, int64_t i0, int64_t k, const void* w, int64_t j0, int64_t n,
-                 const float* bias, float* y) {
-  __m256 acc[NJ][NI];
-  for (int a = 0; a < NJ; ++a)
-    for (int b = 0; b < NI; ++b) acc[a][b] = _mm256_setzero_ps();
-  int64_t t = 0;
-  for (; t + 8 <= k; t += 8) {
-    __m256 xv[NI];
-    for (int b = 0; b < NI; ++b) xv[b] = _mm256_loadu_ps(x + (i0 + b) * k + t);
+template <DType T>
+struct Tiles {
+  // Columns [j0, j0+NJ) for rows [i0, i0+NI) of y.
+  template <int NJ, int NI>
+  static void Tile(const float* x, int64_t i0, int64_t k, const void* w, int64_t j0, int64_t n,
+                   const float* bias, float* y) {
+    __m256 acc[NJ][NI];
+    for (int a = 0; a < NJ; ++a)
+      for (int b = 0; b < NI; ++b) acc[a][b] = _mm256_setzero_ps();
+    int64_t t = 0;
+    for (; t + 8 <= k; t += 8) {
+      __m256 xv[NI];
+      for (int b = 0; b < NI; ++b) xv[b] = _mm256_loadu_ps(x + (i0 + b) * k + t);
+      for (int a = 0; a < NJ; ++a) {
+        __m256 wv = Load8<T>(w, (j0 + a) * k + t);
+        for (int b = 0; b < NI; ++b) acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
+      }
+    }
     for (int a = 0; a < NJ; ++a) {
-      __m256 wv = Load8<T>(w, (j0 + a) * k + t);
-      for (int b = 0; b < NI; ++b) acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
+      for (int b = 0; b < NI; ++b) {
+        float s = HSum(acc[a][b]);
+        for (int64_t u = t; u < k; ++u)
+          s += x[(i0 + b) * k + u] * LoadScalar<T>(w, (j0 + a) * k + u);
+        y[(i0 + b) * n + j0 + a] = s + (bias ? bias[j0 + a] : 0.0f);
+      }
     }
   }
-  for (int a = 0; a < NJ; ++a) {
-    for (int b = 0; b < NI; ++b) {
-      float s = HSum(acc[a][b]);
-      for (int64_t u = t; u < k; ++u) s += x[(i0 + b) * k + u] * LoadScalar<T>(w, (j0 + a) * k + u);
-      y[(i0 + b) * n + j0 + a] = s + (bias ? bias[j0 + a] : 0.0f);
-    }
-  }
-}
+};
 
 template <DType T>
 void Run(const float* x, int64_t m, int64_t k, const TensorView& wv, const float* bias, float* y) {
-  const int64_t n = wv.dim(0);
-  const void* w = wv.data;
-  const int64_t nblocks = (n + 3) / 4;
-  ThreadPool::Global().ParallelFor(nblocks, std::max<int64_t>(1, 4096 / std::max<int64_t>(k, 1)),
-                                   [&](int64_t b0, int64_t b1) {
-    for (int64_t bj = b0; bj < b1; ++bj) {
-      const int64_t j = bj * 4;
-      if (j + 4 <= n) {
-        int64_t i = 0;
-        for (; i + 2 <= m; i += 2) Tile<T, 4, 2>(x, i, k, w, j, n, bias, y);
-        for (; i < m; ++i) Tile<T, 4, 1>(x, i, k, w, j, n, bias, y);
-      } else {
-        for (int64_t jj = j; jj < n; ++jj)
-          for (int64_t i = 0; i < m; ++i) Tile<T, 1, 1>(x, i, k, w, jj, n, bias, y);
-      }
-    }
-  });
+  RunTiles<Tiles<T>>(x, m, k, wv.data, wv.dim(0), bias, y);
 }
 
 }  // namespace
@@ -92,10 +85,14 @@ void Run(const float* x, int64_t m, int64_t k, const TensorView& wv, const float
 void MatMulAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                 float* y) {
   switch (w.dtype) {
-    case DType::kF32: return Run<DType::kF32>(x, m, k, w, bias, y);
-    case DType::kBF16: return Run<DType::kBF16>(x, m, k, w, bias, y);
-    case DType::kF16: return Run<DType::kF16>(x, m, k, w, bias, y);
-    default: return MatMulGeneric(x, m, k, w, bias, y);
+    case DType::kF32:
+      return Run<DType::kF32>(x, m, k, w, bias, y);
+    case DType::kBF16:
+      return Run<DType::kBF16>(x, m, k, w, bias, y);
+    case DType::kF16:
+      return Run<DType::kF16>(x, m, k, w, bias, y);
+    default:
+      return MatMulGeneric(x, m, k, w, bias, y);
   }
 }
 
