@@ -5,12 +5,14 @@ namespace dsvl2::tools {
 int RunInspect(int argc, char** argv);
 int RunRun(int argc, char** argv);
 int RunTokenize(int argc, char** argv);
+int RunSynth(int, char**);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"run", "answer a prompt or conversation about images", &RunRun},
       {"inspect", "check a model directory and print its configuration", &RunInspect},
       {"tokenize", "encode text to token ids or decode ids (JSON)", &RunTokenize},
+      {"synth", "write a random model with real shapes", &RunSynth},
   };
   return kCommands;
 }

@@ -12,12 +12,18 @@ namespace dsvl2 {
 
 const char* ImageFormatName(ImageFormat f) {
   switch (f) {
-    case ImageFormat::kPng: return "PNG";
-    case ImageFormat::kJpeg: return "JPEG";
-    case ImageFormat::kWebp: return "WebP";
-    case ImageFormat::kBmp: return "BMP";
-    case ImageFormat::kGif: return "GIF";
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kPng:
+      return "PNG";
+    case ImageFormat::kJpeg:
+      return "JPEG";
+    case ImageFormat::kWebp:
+      return "WebP";
+    case ImageFormat::kBmp:
+      return "BMP";
+    case ImageFormat::kGif:
+      return "GIF";
+    case ImageFormat::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -41,8 +47,7 @@ Status AllocateImage(const char* format, int64_t width, int64_t height,
                      const DecodeOptions& options, Image* out) {
   if (width <= 0 || height <= 0) {
     return Status::Error(StrFormat("%s: invalid image size %lldx%lld", format,
-                                   static_cast<long long>(width),
-                                   static_cast<long long>(height)));
+                                   static_cast<long long>(width), static_cast<long long>(height)));
   }
   // Both factors are below 2^32 for every format, so the product cannot overflow int64.
   if (width > INT32_MAX || height > INT32_MAX || width * height > options.max_pixels) {
@@ -57,8 +62,7 @@ Status AllocateImage(const char* format, int64_t width, int64_t height,
     out->rgb.assign(static_cast<size_t>(width) * static_cast<size_t>(height) * 3, 0);
   } catch (const std::bad_alloc&) {
     return Status::Error(StrFormat("%s: out of memory for a %lldx%lld image", format,
-                                   static_cast<long long>(width),
-                                   static_cast<long long>(height)));
+                                   static_cast<long long>(width), static_cast<long long>(height)));
   }
   return Status::Ok();
 }
@@ -68,12 +72,18 @@ Status AllocateImage(const char* format, int64_t width, int64_t height,
 StatusOr<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions& options) {
   if (data == nullptr || size == 0) return Status::Error("image: empty input");
   switch (DetectImageFormat(data, size)) {
-    case ImageFormat::kPng: return image_internal::DecodePng(data, size, options);
-    case ImageFormat::kJpeg: return image_internal::DecodeJpeg(data, size, options);
-    case ImageFormat::kWebp: return image_internal::DecodeWebp(data, size, options);
-    case ImageFormat::kBmp: return image_internal::DecodeBmp(data, size, options);
-    case ImageFormat::kGif: return image_internal::DecodeGif(data, size, options);
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kPng:
+      return image_internal::DecodePng(data, size, options);
+    case ImageFormat::kJpeg:
+      return image_internal::DecodeJpeg(data, size, options);
+    case ImageFormat::kWebp:
+      return image_internal::DecodeWebp(data, size, options);
+    case ImageFormat::kBmp:
+      return image_internal::DecodeBmp(data, size, options);
+    case ImageFormat::kGif:
+      return image_internal::DecodeGif(data, size, options);
+    case ImageFormat::kUnknown:
+      break;
   }
   return Status::Error(
       "image: unrecognised format (supported: PNG, JPEG, WebP, BMP, GIF; checked the leading "

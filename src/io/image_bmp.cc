@@ -28,7 +28,9 @@ namespace {
 constexpr uint32_t kRaw = 0, kRle8 = 1, kRle4 = 2, kBitfields = 3;
 
 uint16_t U16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
-uint32_t U32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t(p[3]) << 24); }
+uint32_t U32(const uint8_t* p) {
+  return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t(p[3]) << 24);
+}
 
 Status BmpError(const std::string& what) { return Status::Error("BMP: " + what); }
 
@@ -108,7 +110,8 @@ Status ParseHeaders(const uint8_t* data, size_t size, BmpInfo* info) {
     return BmpError(StrFormat("unsupported pixel depth (%d bits)", info->bits));
   }
   switch (info->compression) {
-    case kRaw: break;
+    case kRaw:
+      break;
     case kBitfields:
       if (info->bits < 16) return BmpError("unsupported bitfields layout (palette image)");
       break;
@@ -147,8 +150,10 @@ Status DecodeRaw(const uint8_t* data, size_t size, const BmpInfo& info, const Pa
   const size_t stride = size_t(((info.width * info.bits + 31) >> 3) & ~int64_t(3));
   const size_t height = size_t(info.height);
   if (info.data_pos > size || (size - info.data_pos) / stride < height) {
-    return BmpError(StrFormat("pixel data truncated (need %zu rows of %zu bytes at offset %zu, "
-                              "file has %zu bytes)", height, stride, info.data_pos, size));
+    return BmpError(
+        StrFormat("pixel data truncated (need %zu rows of %zu bytes at offset %zu, "
+                  "file has %zu bytes)",
+                  height, stride, info.data_pos, size));
   }
   MaskChannel ch[3];
   bool use_masks = false;
@@ -172,10 +177,17 @@ Status DecodeRaw(const uint8_t* data, size_t size, const BmpInfo& info, const Pa
     uint8_t* out = image->rgb.data() + y * size_t(width) * 3;
     for (int x = 0; x < width; ++x, out += 3) {
       switch (info.bits) {
-        case 1: palette.Put((in[x >> 3] >> (7 - (x & 7))) & 1, out); continue;
-        case 4: palette.Put((in[x >> 1] >> ((x & 1) ? 0 : 4)) & 15, out); continue;
-        case 8: palette.Put(in[x], out); continue;
-        default: break;
+        case 1:
+          palette.Put((in[x >> 3] >> (7 - (x & 7))) & 1, out);
+          continue;
+        case 4:
+          palette.Put((in[x >> 1] >> ((x & 1) ? 0 : 4)) & 15, out);
+          continue;
+        case 8:
+          palette.Put(in[x], out);
+          continue;
+        default:
+          break;
       }
       const size_t bytes = size_t(info.bits) / 8;
       const uint8_t* p = in + size_t(x) * bytes;
@@ -241,8 +253,8 @@ Status DecodeRle(const uint8_t* data, size_t size, const BmpInfo& info, const Pa
     }
   }
   if (n < total && !complete_or_ended) {
-    return BmpError(StrFormat("RLE data ends before the image is complete (%zu of %zu pixels)",
-                              n, total));
+    return BmpError(
+        StrFormat("RLE data ends before the image is complete (%zu of %zu pixels)", n, total));
   }
   const size_t height = size_t(image->height);
   for (size_t r = 0; r < height; ++r) {

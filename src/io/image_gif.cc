@@ -99,8 +99,8 @@ StatusOr<Image> DecodeGif(const uint8_t* data, size_t size, const DecodeOptions&
   if (DGifGetImageDesc(gif) == GIF_ERROR) return GifError("bad image descriptor", gif->Error);
   const GifImageDesc& desc = gif->Image;
   if (desc.Width <= 0 || desc.Height <= 0) {
-    return Status::Error(StrFormat("GIF: first frame has zero size (%dx%d)", desc.Width,
-                                   desc.Height));
+    return Status::Error(
+        StrFormat("GIF: first frame has zero size (%dx%d)", desc.Width, desc.Height));
   }
   const int64_t x0 = desc.Left, y0 = desc.Top;
   const int64_t width = std::max<int64_t>(gif->SWidth, x0 + desc.Width);

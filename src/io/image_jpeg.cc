@@ -107,12 +107,17 @@ bool RunLibjpeg(JpegSession* s, const uint8_t* data, size_t size, const DecodeOp
   jpeg_read_header(cinfo, TRUE);
   const int components = cinfo->num_components;
   switch (components) {
-    case 1: cinfo->out_color_space = JCS_GRAYSCALE; break;
-    case 3: cinfo->out_color_space = JCS_RGB; break;
-    case 4: cinfo->out_color_space = JCS_CMYK; break;
+    case 1:
+      cinfo->out_color_space = JCS_GRAYSCALE;
+      break;
+    case 3:
+      cinfo->out_color_space = JCS_RGB;
+      break;
+    case 4:
+      cinfo->out_color_space = JCS_CMYK;
+      break;
     default:
-      std::snprintf(s->message, JMSG_LENGTH_MAX, "cannot handle %d-component images",
-                    components);
+      std::snprintf(s->message, JMSG_LENGTH_MAX, "cannot handle %d-component images", components);
       return false;
   }
   s->status = AllocateImage("JPEG", cinfo->image_width, cinfo->image_height, *options, &s->image);

@@ -19,6 +19,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "io/image_internal.h"
@@ -140,7 +141,13 @@ void OnInfo(png_structp png, png_infop info) {
   // Interlaced rows arrive pass by pass and are combined in a full-size buffer.
   s->rows_expected = height;
   if (s->interlaced) {
-    s->raw.assign(rowbytes * height, 0);
+    bool allocated = true;
+    try {  // no C++ exception may cross libpng's C frames
+      s->raw.assign(rowbytes * height, 0);
+    } catch (const std::bad_alloc&) {
+      allocated = false;
+    }
+    if (!allocated) png_error(png, "out of memory for the interlaced image buffer");
     s->rows_expected = 0;
     for (int pass = 0; pass < 7; ++pass) {
       if (PNG_PASS_COLS(width, pass) > 0) s->rows_expected += PNG_PASS_ROWS(height, pass);
@@ -164,8 +171,8 @@ void OnRow(png_structp png, png_bytep row, png_uint_32 y, int /*pass*/) {
 // Feeds the whole buffer to libpng. Returns false with s->message set on a libpng error.
 bool RunLibpng(PngSession* s) {
   // An error after the last row (in trailing chunks) does not matter: Pillow stops reading there.
-  if (setjmp(png_jmpbuf(s->png))) return s->status.ok() && s->rows_expected > 0 &&
-                                         s->rows_done >= s->rows_expected;
+  if (setjmp(png_jmpbuf(s->png)))
+    return s->status.ok() && s->rows_expected > 0 && s->rows_done >= s->rows_expected;
   png_set_user_limits(s->png, 0x7fffffff, 0x7fffffff);  // the pixel-count guard is ours
   // Pillow verifies the CRC of every chunk before the image data, ancillary ones included, and
   // of none from the first IDAT on (see OnInfo).

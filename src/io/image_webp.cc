@@ -19,14 +19,22 @@ namespace {
 
 const char* Vp8StatusText(VP8StatusCode code) {
   switch (code) {
-    case VP8_STATUS_OK: return "ok";
-    case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
-    case VP8_STATUS_INVALID_PARAM: return "invalid parameter";
-    case VP8_STATUS_BITSTREAM_ERROR: return "corrupt bitstream";
-    case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported feature";
-    case VP8_STATUS_SUSPENDED: return "suspended";
-    case VP8_STATUS_USER_ABORT: return "aborted";
-    case VP8_STATUS_NOT_ENOUGH_DATA: return "truncated file (not enough data)";
+    case VP8_STATUS_OK:
+      return "ok";
+    case VP8_STATUS_OUT_OF_MEMORY:
+      return "out of memory";
+    case VP8_STATUS_INVALID_PARAM:
+      return "invalid parameter";
+    case VP8_STATUS_BITSTREAM_ERROR:
+      return "corrupt bitstream";
+    case VP8_STATUS_UNSUPPORTED_FEATURE:
+      return "unsupported feature";
+    case VP8_STATUS_SUSPENDED:
+      return "suspended";
+    case VP8_STATUS_USER_ABORT:
+      return "aborted";
+    case VP8_STATUS_NOT_ENOUGH_DATA:
+      return "truncated file (not enough data)";
   }
   return "unknown error";
 }
@@ -86,9 +94,11 @@ StatusOr<Image> DecodeFirstFrame(const uint8_t* data, size_t size, const DecodeO
   const int64_t fx = int64_t(Le24(anmf.payload)) * 2, fy = int64_t(Le24(anmf.payload + 3)) * 2;
   const int64_t fw = int64_t(Le24(anmf.payload + 6)) + 1, fh = int64_t(Le24(anmf.payload + 9)) + 1;
   if (fx + fw > canvas_w || fy + fh > canvas_h) {
-    return Status::Error(StrFormat("WebP: first frame %lldx%lld at (%lld,%lld) exceeds the %lldx%lld "
-                                   "canvas", (long long)fw, (long long)fh, (long long)fx,
-                                   (long long)fy, (long long)canvas_w, (long long)canvas_h));
+    return Status::Error(
+        StrFormat("WebP: first frame %lldx%lld at (%lld,%lld) exceeds the %lldx%lld "
+                  "canvas",
+                  (long long)fw, (long long)fh, (long long)fx, (long long)fy, (long long)canvas_w,
+                  (long long)canvas_h));
   }
   // The frame payload (optional ALPH, then VP8/VP8L) is a stream WebPDecode accepts directly.
   const uint8_t* frame = anmf.payload + 16;
@@ -98,7 +108,8 @@ StatusOr<Image> DecodeFirstFrame(const uint8_t* data, size_t size, const DecodeO
     return Status::Error("WebP: first animation frame is corrupt or its size disagrees with ANMF");
   }
   std::vector<uint8_t> rgba(size_t(w) * size_t(h) * 4);
-  const VP8StatusCode code = DecodeInto(frame, frame_size, MODE_RGBA, rgba.data(), rgba.size(), w * 4);
+  const VP8StatusCode code =
+      DecodeInto(frame, frame_size, MODE_RGBA, rgba.data(), rgba.size(), w * 4);
   if (code != VP8_STATUS_OK) {
     return Status::Error(std::string("WebP: cannot decode the first animation frame: ") +
                          Vp8StatusText(code));
@@ -126,8 +137,8 @@ StatusOr<Image> DecodeWebp(const uint8_t* data, size_t size, const DecodeOptions
   if (features.has_animation) return DecodeFirstFrame(data, size, options);
   Image image;
   RETURN_IF_ERROR(AllocateImage("WebP", features.width, features.height, options, &image));
-  const VP8StatusCode decoded = DecodeInto(data, size, MODE_RGB, image.rgb.data(),
-                                           image.rgb.size(), image.width * 3);
+  const VP8StatusCode decoded =
+      DecodeInto(data, size, MODE_RGB, image.rgb.data(), image.rgb.size(), image.width * 3);
   if (decoded != VP8_STATUS_OK) {
     return Status::Error(std::string("WebP: cannot decode image: ") + Vp8StatusText(decoded));
   }

@@ -58,6 +58,8 @@ class Engine {
   const DeepseekVL2& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   int64_t max_context() const { return model_->config().language_config.max_position_embeddings; }
+  // The KV pool Run() allocates from (shared, thread-safe); the Scheduler uses it by default.
+  KvPool* kv_pool() { return pool_.get(); }
 
   // Token ids, image mask and tiles exactly as DeepseekVLV2Processor (tiling only when the whole
   // conversation has <= 2 images). Errors name the problem (tag/image mismatch, roles, ...).

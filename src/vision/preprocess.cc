@@ -3,6 +3,7 @@
 #include "vision/preprocess.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -25,8 +26,7 @@ std::pair<int, int> SelectBestResolution(int width, int height,
     const int64_t dw = int64_t(ow * scale), dh = int64_t(oh * scale);
     const int64_t effective = std::min(dw * dh, original_area);
     const int64_t wasted = int64_t(cw) * ch - effective;
-    if (effective > max_effective ||
-        (effective == max_effective && double(wasted) < min_wasted)) {
+    if (effective > max_effective || (effective == max_effective && double(wasted) < min_wasted)) {
       max_effective = effective;
       min_wasted = double(wasted);
       best = {cw, ch};
@@ -141,7 +141,13 @@ ImageTiles MakeTiles(const Image& image, const std::vector<std::pair<int, int>>&
 }
 
 void TilesToFloat(const uint8_t* u8, size_t n, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = (float(u8[i]) / 255.0f - 0.5f) / 0.5f;
+  // 256 possible inputs: tabulate the exact float32 expression once.
+  static const auto kTable = [] {
+    std::array<float, 256> t{};
+    for (int v = 0; v < 256; ++v) t[size_t(v)] = (float(v) / 255.0f - 0.5f) / 0.5f;
+    return t;
+  }();
+  for (size_t i = 0; i < n; ++i) out[i] = kTable[u8[i]];
 }
 
 }  // namespace dsvl2

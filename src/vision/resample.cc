@@ -42,9 +42,9 @@ double BicubicFilter(double x) {
 
 struct Coefficients {
   int ksize = 0;
-  std::vector<int> xmin;    // first source index per output index
-  std::vector<int> count;   // number of taps per output index
-  std::vector<int32_t> k;   // out_size * ksize fixed-point weights
+  std::vector<int> xmin;   // first source index per output index
+  std::vector<int> count;  // number of taps per output index
+  std::vector<int32_t> k;  // out_size * ksize fixed-point weights
 };
 
 Coefficients PrecomputeCoefficients(int in_size, int out_size) {
