@@ -10,25 +10,26 @@
 namespace dsvl2::kernels::cpu {
 namespace {
 
-void ConvertRow(const TensorView& w, int64_t j, int64_t k, float* out) {
+// Elements [start, start + k) of w (flat) converted to f32.
+void ConvertRange(const TensorView& w, int64_t start, int64_t k, float* out) {
   switch (w.dtype) {
     case DType::kF32: {
-      const float* p = static_cast<const float*>(w.data) + j * k;
+      const float* p = static_cast<const float*>(w.data) + start;
       std::copy(p, p + k, out);
       return;
     }
     case DType::kBF16: {
-      const uint16_t* p = static_cast<const uint16_t*>(w.data) + j * k;
+      const uint16_t* p = static_cast<const uint16_t*>(w.data) + start;
       for (int64_t t = 0; t < k; ++t) out[t] = Bf16ToF32(p[t]);
       return;
     }
     case DType::kF16: {
-      const uint16_t* p = static_cast<const uint16_t*>(w.data) + j * k;
+      const uint16_t* p = static_cast<const uint16_t*>(w.data) + start;
       for (int64_t t = 0; t < k; ++t) out[t] = F16ToF32(p[t]);
       return;
     }
     default:
-      for (int64_t t = 0; t < k; ++t) out[t] = w.At(j * k + t);
+      for (int64_t t = 0; t < k; ++t) out[t] = w.At(start + t);
   }
 }
 
@@ -40,7 +41,7 @@ void MatMulGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, co
   ThreadPool::Global().ParallelFor(n, 8, [&](int64_t begin, int64_t end) {
     std::vector<float> wrow(static_cast<size_t>(k));
     for (int64_t j = begin; j < end; ++j) {
-      ConvertRow(w, j, k, wrow.data());
+      ConvertRange(w, j * k, k, wrow.data());
       const float b = bias ? bias[j] : 0.0f;
       for (int64_t i = 0; i < m; ++i) {
         const float* xi = x + i * k;
@@ -63,15 +64,18 @@ namespace dsvl2::kernels::cpu {
 
 void MatMulTransposedGeneric(const float* x, int64_t m, const TensorView& w, float* y) {
   const int64_t n = w.dim(0), k = w.numel() / n;
-  ThreadPool::Global().ParallelFor(m, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> wrow(static_cast<size_t>(k));
-    for (int64_t i = begin; i < end; ++i) {
-      float* yi = y + i * k;
-      std::fill(yi, yi + k, 0.0f);
-      for (int64_t r = 0; r < n; ++r) {
+  // Each weight row is converted once and applied to all m input rows; threads split columns.
+  ThreadPool::Global().ParallelFor(k, 64, [&](int64_t c0, int64_t c1) {
+    const int64_t width = c1 - c0;
+    std::vector<float> wrow(static_cast<size_t>(width));
+    for (int64_t i = 0; i < m; ++i) std::fill(y + i * k + c0, y + i * k + c1, 0.0f);
+    for (int64_t r = 0; r < n; ++r) {
+      ConvertRange(w, r * k + c0, width, wrow.data());
+      const float* wr = wrow.data();
+      for (int64_t i = 0; i < m; ++i) {
         const float a = x[i * n + r];
-        ConvertRow(w, r, k, wrow.data());
-        for (int64_t c = 0; c < k; ++c) yi[c] += a * wrow[static_cast<size_t>(c)];
+        float* yi = y + i * k + c0;
+        for (int64_t c = 0; c < width; ++c) yi[c] += a * wr[c];
       }
     }
   });
