@@ -1,7 +1,10 @@
-// A persistent thread pool with a blocking ParallelFor. Workers sleep between calls; the hot path
-// allocates nothing (the task is passed by reference and split into contiguous ranges).
+// A persistent thread pool with a blocking ParallelFor. Between calls workers spin briefly on an
+// atomic generation counter (so back-to-back regions, e.g. the ~300 small matrix products of one
+// decode step, start and finish without a futex round trip), then sleep on a condition variable.
+// The hot path allocates nothing (the task is passed by reference, split into contiguous ranges).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -38,12 +41,13 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable cv_start_;
   std::condition_variable cv_done_;
+  // Written by the caller before generation_ is bumped (release), read by workers after (acquire).
   const std::function<void(int64_t, int64_t)>* task_ = nullptr;
   int64_t task_n_ = 0;
   int task_parts_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
   std::mutex call_mu_;  // one ParallelFor at a time
 };
 

@@ -11,10 +11,14 @@
 namespace dsvl2::kernels {
 namespace {
 
-const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed};
-const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric};
-const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric};
-const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric};
+const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed, &ref::MatMulCols,
+                           &ref::SwiGluCols};
+const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric,
+                               &cpu::MatMulColsGeneric, &cpu::SwiGluColsGeneric};
+const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric,
+                            &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2};
+const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
+                              &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512};
 
 bool Supported(Isa isa) {
   switch (isa) {

@@ -25,10 +25,23 @@ using MatMulFn = void (*)(const float* x, int64_t m, int64_t k, const TensorView
 // the query side of MLA without a transposed copy of the weight).
 using MatMulTransposedFn = void (*)(const float* x, int64_t m, const TensorView& w, float* y);
 
+// Columns [j0, j1) of y[m, n] = x[m, k] · w[n, k]^T (no bias; row stride of y is n), computed on
+// the calling thread only: callers build one parallel region over many products (e.g. all chosen
+// experts of a MoE layer in decode) instead of one per product.
+using MatMulColsFn = void (*)(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
+                              int64_t j1, float* y);
+
+// Columns [j0, j1) of out[m, n] = silu(x · gate^T) * (x · up^T)   (gate, up: [n, k]), on the
+// calling thread; gate and up are computed in the same pass over x (the SwiGLU MLP's first half).
+using SwiGluColsFn = void (*)(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                              const TensorView& up, int64_t j0, int64_t j1, float* out);
+
 struct KernelTable {
   Isa isa = Isa::kRef;
   MatMulFn matmul = nullptr;
   MatMulTransposedFn matmul_t = nullptr;
+  MatMulColsFn matmul_cols = nullptr;
+  SwiGluColsFn swiglu_cols = nullptr;
 };
 
 // The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512 if set).
@@ -42,6 +55,25 @@ void SetActive(Isa isa);
 inline void MatMul(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                    float* y) {
   Active().matmul(x, m, k, w, bias, y);
+}
+
+inline void MatMulCols(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
+                       int64_t j1, float* y) {
+  Active().matmul_cols(x, m, k, w, j0, j1, y);
+}
+
+inline void SwiGluCols(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                       const TensorView& up, int64_t j0, int64_t j1, float* out) {
+  Active().swiglu_cols(x, m, k, gate, up, j0, j1, out);
+}
+
+// out[m, n] = silu(x · gate^T) * (x · up^T) with table t, on the thread pool: few rows use the
+// fused single pass (swiglu_cols), many rows two GEMMs and one silu-multiply pass.
+void SwiGluWith(const KernelTable& t, const float* x, int64_t m, int64_t k, const TensorView& gate,
+                const TensorView& up, float* out);
+inline void SwiGlu(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                   const TensorView& up, float* out) {
+  SwiGluWith(Active(), x, m, k, gate, up, out);
 }
 
 inline void MatMulTransposed(const float* x, int64_t m, const TensorView& w, float* y) {

@@ -71,6 +71,89 @@ TEST(Kernels, MatMulMatchesReference) {
   }
 }
 
+// The packed GEMM path (m >= 16 rows in the SIMD tables): sizes off the 14x32 / 6x16 register tiles,
+// k across the 256-wide cache blocks, n across panels, with and without bias.
+TEST(Kernels, GemmMatchesReference) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  struct Size { int64_t m, k, n; };
+  const Size sizes[] = {{16, 1, 1},    {16, 7, 33},   {17, 256, 32},  {29, 257, 31}, {14, 300, 65},
+                        {15, 16, 16},  {64, 513, 97}, {100, 64, 257}, {33, 1000, 40}, {128, 129, 300}};
+  for (const KernelTable* table : AllSupported()) {
+    for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+      for (const Size& sz : sizes) {
+        Weights w = MakeWeights(dt, sz.n, sz.k, rng);
+        std::vector<float> x(static_cast<size_t>(sz.m * sz.k)), bias(static_cast<size_t>(sz.n));
+        for (float& v : x) v = nd(rng);
+        for (float& v : bias) v = nd(rng);
+        for (const float* b : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+          std::vector<float> got(static_cast<size_t>(sz.m * sz.n), NAN), want(got.size());
+          table->matmul(x.data(), sz.m, sz.k, w.view, b, got.data());
+          ref::MatMul(x.data(), sz.m, sz.k, w.view, b, want.data());
+          testing::Diff d = testing::Compare(got.data(), want.data(), got.size());
+          EXPECT_LE(d.max_abs, 1e-5 * std::sqrt(static_cast<double>(sz.k)) * std::max(1.0, d.max_ref))
+              << IsaName(table->isa) << " " << DTypeName(dt) << " m=" << sz.m << " k=" << sz.k
+              << " n=" << sz.n << (b ? " bias" : "");
+        }
+      }
+    }
+  }
+}
+
+// Column ranges on the calling thread, and the fused SwiGLU (both the single-pass few-row path and
+// the GEMM path), against the reference products and SiluMul.
+TEST(Kernels, ColsAndSwiGluMatchReference) {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  struct Size { int64_t m, k, n; };
+  const Size sizes[] = {{1, 1, 1},   {1, 7, 5},    {1, 1280, 67}, {2, 33, 13}, {3, 17, 4},
+                        {5, 100, 9}, {16, 64, 35}, {20, 300, 18}, {1, 16, 64}, {7, 257, 3}};
+  for (const KernelTable* table : AllSupported()) {
+    for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+      for (const Size& sz : sizes) {
+        Weights g = MakeWeights(dt, sz.n, sz.k, rng), u = MakeWeights(dt, sz.n, sz.k, rng);
+        std::vector<float> x(static_cast<size_t>(sz.m * sz.k));
+        for (float& v : x) v = nd(rng);
+        const size_t count = static_cast<size_t>(sz.m * sz.n);
+        std::vector<float> gw(count), uw(count), want(count);
+        ref::MatMul(x.data(), sz.m, sz.k, g.view, nullptr, gw.data());
+        ref::MatMul(x.data(), sz.m, sz.k, u.view, nullptr, uw.data());
+        SiluMul(gw.data(), uw.data(), static_cast<int64_t>(count), want.data());
+        const double tol = 1e-5 * std::sqrt(static_cast<double>(sz.k));
+        const std::string what = std::string(IsaName(table->isa)) + " " + DTypeName(dt) +
+                                 " m=" + std::to_string(sz.m) + " k=" + std::to_string(sz.k) +
+                                 " n=" + std::to_string(sz.n);
+        // Columns [j0, j1) only: the rest of y must stay untouched.
+        const int64_t j0 = sz.n / 3, j1 = sz.n - sz.n / 4;
+        std::vector<float> cols(count, -7.0f);
+        table->matmul_cols(x.data(), sz.m, sz.k, g.view, j0, j1, cols.data());
+        for (int64_t i = 0; i < sz.m; ++i)
+          for (int64_t j = 0; j < sz.n; ++j) {
+            const size_t at = static_cast<size_t>(i * sz.n + j);
+            if (j < j0 || j >= j1)
+              EXPECT_EQ(cols[at], -7.0f) << "cols wrote outside range " << what;
+            else
+              EXPECT_NEAR(cols[at], gw[at], tol * std::max(1.0, std::fabs(static_cast<double>(gw[at])))) << "cols " << what;
+          }
+        std::vector<float> sc(count, -7.0f);
+        table->swiglu_cols(x.data(), sz.m, sz.k, g.view, u.view, j0, j1, sc.data());
+        for (int64_t i = 0; i < sz.m; ++i)
+          for (int64_t j = j0; j < j1; ++j) {
+            const size_t at = static_cast<size_t>(i * sz.n + j);
+            const double scale = std::max(1.0, std::fabs(static_cast<double>(gw[at]))) * std::max(1.0, std::fabs(static_cast<double>(uw[at])));
+            EXPECT_NEAR(sc[at], want[at], 2 * tol * scale) << "swiglu_cols " << what;
+          }
+        std::vector<float> full(count, NAN);
+        SwiGluWith(*table, x.data(), sz.m, sz.k, g.view, u.view, full.data());
+        for (size_t at = 0; at < count; ++at) {
+          const double scale = std::max(1.0, std::fabs(static_cast<double>(gw[at]))) * std::max(1.0, std::fabs(static_cast<double>(uw[at])));
+          EXPECT_NEAR(full[at], want[at], 2 * tol * scale) << "SwiGlu " << what << " at " << at;
+        }
+      }
+    }
+  }
+}
+
 TEST(Kernels, AttendOneMatchesSoftmax) {
   std::mt19937 rng(2);
   std::normal_distribution<float> nd(0.0f, 2.0f);

@@ -1,17 +1,46 @@
 // CPU kernels, one translation unit per instruction set (compiled with its own -m flags).
 #pragma once
 
+#include <cmath>
+
 #include "kernels/kernels.h"
 
 namespace dsvl2::kernels::cpu {
 
+// From this many input rows on, the SIMD matrix products use the packed, cache-blocked GEMM
+// (gemm_driver.h); fewer rows (decode) stream the weights once through the small-m tiles.
+constexpr int64_t kGemmMinRows = 16;
+
+inline bool IsFloatDType(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
+
+// silu(g) * u, the same expression as kernels::SiluMul.
+inline float SiluTimes(float g, float u) { return g / (1.0f + std::exp(-g)) * u; }
+
 // Portable blocked kernel (any x86-64 / ARM); used when no SIMD table applies.
 void MatMulGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                    float* y);
+void MatMulColsGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
+                       int64_t j1, float* y);
+void SwiGluColsGeneric(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                       const TensorView& up, int64_t j0, int64_t j1, float* out);
 void MatMulTransposedGeneric(const float* x, int64_t m, const TensorView& w, float* y);
+
 void MatMulAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                 float* y);
+void MatMulColsAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
+                    int64_t j1, float* y);
+void SwiGluColsAvx2(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                    const TensorView& up, int64_t j0, int64_t j1, float* out);
+void GemmAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+              float* y);
+
 void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                   float* y);
+void MatMulColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
+                      int64_t j1, float* y);
+void SwiGluColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                      const TensorView& up, int64_t j0, int64_t j1, float* out);
+void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                float* y);
 
 }  // namespace dsvl2::kernels::cpu

@@ -1,7 +1,8 @@
-// The loop shared by the SIMD matrix products: output columns in blocks of 4 split over the
-// thread pool, each block computed for 2 input rows at a time by the ISA's micro-tile
-// Tile<NJ, NI>(x, i0, k, w, j0, n, bias, y). Included by each ISA's translation unit, so the
-// template is instantiated with that unit's instruction set.
+// The loops shared by the SIMD small-m matrix products (decode, few rows): output columns in
+// blocks of 4, each block computed for 2 input rows at a time by the ISA's micro-tiles
+//   Tile<NJ, NI>(x, i0, k, w, j0, n, bias, y)          y = x · w^T (+ bias)
+//   SwiTile<NJ, NI>(x, i0, k, gate, up, j0, n, out)    out = silu(x · gate^T) * (x · up^T)
+// Included by each ISA's translation unit, so the templates use that unit's instruction set.
 #pragma once
 
 #include <algorithm>
@@ -11,27 +12,43 @@
 
 namespace dsvl2::kernels::cpu {
 
+// Columns [j0, j1) of y[m, n], on the calling thread.
+template <typename Tiles>
+void TileCols(const float* x, int64_t m, int64_t k, const void* w, int64_t n, const float* bias,
+              float* y, int64_t j0, int64_t j1) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    int64_t i = 0;
+    for (; i + 2 <= m; i += 2) Tiles::template Tile<4, 2>(x, i, k, w, j, n, bias, y);
+    for (; i < m; ++i) Tiles::template Tile<4, 1>(x, i, k, w, j, n, bias, y);
+  }
+  for (; j < j1; ++j)
+    for (int64_t i = 0; i < m; ++i) Tiles::template Tile<1, 1>(x, i, k, w, j, n, bias, y);
+}
+
+// Columns [j0, j1) of out[m, n] = silu(x · gate^T) * (x · up^T), on the calling thread.
+template <typename Tiles>
+void SwiTileCols(const float* x, int64_t m, int64_t k, const void* gate, const void* up, int64_t n,
+                 float* out, int64_t j0, int64_t j1) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    int64_t i = 0;
+    for (; i + 2 <= m; i += 2) Tiles::template SwiTile<4, 2>(x, i, k, gate, up, j, n, out);
+    for (; i < m; ++i) Tiles::template SwiTile<4, 1>(x, i, k, gate, up, j, n, out);
+  }
+  for (; j < j1; ++j)
+    for (int64_t i = 0; i < m; ++i) Tiles::template SwiTile<1, 1>(x, i, k, gate, up, j, n, out);
+}
+
+// Blocks of 4 columns split over the thread pool, at least ~16K weights per thread.
+inline int64_t ColBlockGrain(int64_t k) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(k, 1)); }
+
 template <typename Tiles>
 void RunTiles(const float* x, int64_t m, int64_t k, const void* w, int64_t n, const float* bias,
               float* y) {
-  const int64_t nblocks = (n + 3) / 4;
-  ThreadPool::Global().ParallelFor(nblocks, std::max<int64_t>(1, 4096 / std::max<int64_t>(k, 1)),
-                                   [&](int64_t b0, int64_t b1) {
-                                     for (int64_t bj = b0; bj < b1; ++bj) {
-                                       const int64_t j = bj * 4;
-                                       if (j + 4 <= n) {
-                                         int64_t i = 0;
-                                         for (; i + 2 <= m; i += 2)
-                                           Tiles::template Tile<4, 2>(x, i, k, w, j, n, bias, y);
-                                         for (; i < m; ++i)
-                                           Tiles::template Tile<4, 1>(x, i, k, w, j, n, bias, y);
-                                       } else {
-                                         for (int64_t jj = j; jj < n; ++jj)
-                                           for (int64_t i = 0; i < m; ++i)
-                                             Tiles::template Tile<1, 1>(x, i, k, w, jj, n, bias, y);
-                                       }
-                                     }
-                                   });
+  ThreadPool::Global().ParallelFor((n + 3) / 4, ColBlockGrain(k), [&](int64_t b0, int64_t b1) {
+    TileCols<Tiles>(x, m, k, w, n, bias, y, b0 * 4, std::min(n, b1 * 4));
+  });
 }
 
 }  // namespace dsvl2::kernels::cpu

@@ -1,0 +1,134 @@
+// AVX-512 packed GEMM for many input rows: 14 x 32 f32 micro-kernel (28 zmm accumulators, two
+// packed weight vectors and one broadcast x value per step), weight panels converted from
+// bf16/f16/f32 and transposed 16 x 16 at a time while packing. Loop nest: gemm_driver.h.
+#include <immintrin.h>
+
+#include "base/half.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/cpu/gemm_driver.h"
+
+namespace dsvl2::kernels::cpu {
+namespace {
+
+inline __m512 Load16(DType dt, const void* base, int64_t idx) {
+  switch (dt) {
+    case DType::kBF16: {
+      __m256i h = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + idx));
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    case DType::kF16: {
+      __m256i h = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + idx));
+      return _mm512_cvtph_ps(h);
+    }
+    default:
+      return _mm512_loadu_ps(static_cast<const float*>(base) + idx);
+  }
+}
+
+inline float LoadScalar(DType dt, const void* base, int64_t idx) {
+  switch (dt) {
+    case DType::kBF16: return Bf16ToF32(static_cast<const uint16_t*>(base)[idx]);
+    case DType::kF16: return F16ToF32(static_cast<const uint16_t*>(base)[idx]);
+    default: return static_cast<const float*>(base)[idx];
+  }
+}
+
+// In-register transpose: r[i] = row i (16 floats) -> r[c] = column c.
+inline void Transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // r[4i + c], 128-bit lane L: rows 4i..4i+3 of column 4L + c.
+  for (int i = 0; i < 2; ++i)
+    for (int c = 0; c < 4; ++c) {
+      t[8 * i + c] = _mm512_shuffle_f32x4(r[8 * i + c], r[8 * i + 4 + c], 0x88);
+      t[8 * i + 4 + c] = _mm512_shuffle_f32x4(r[8 * i + c], r[8 * i + 4 + c], 0xdd);
+    }
+  for (int c = 0; c < 4; ++c) {
+    r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
+    r[4 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0x88);
+    r[12 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xdd);
+  }
+}
+
+struct Avx512Kernel {
+  static constexpr int kMr = 14;
+  static constexpr int kNr = 32;
+
+  static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc,
+                    float* out) {
+    const int64_t k = w.dim(1);
+    for (int half = 0; half < kNr / 16; ++half) {
+      const int cb = half * 16;
+      const int rows = std::max(0, std::min(16, nvalid - cb));
+      int64_t p = 0;
+      if (rows == 16) {
+        for (; p + 16 <= kc; p += 16) {
+          __m512 r[16];
+          for (int c = 0; c < 16; ++c) r[c] = Load16(w.dtype, w.data, (j0 + cb + c) * k + k0 + p);
+          Transpose16(r);
+          for (int q = 0; q < 16; ++q) _mm512_storeu_ps(out + (p + q) * kNr + cb, r[q]);
+        }
+      }
+      for (; p < kc; ++p)
+        for (int c = 0; c < 16; ++c)
+          out[p * kNr + cb + c] =
+              c < rows ? LoadScalar(w.dtype, w.data, (j0 + cb + c) * k + k0 + p) : 0.0f;
+    }
+  }
+
+  template <int MR>
+  static void Micro(const float* xp, const float* wp, int64_t kc, float* y, int64_t ldy,
+                    int nvalid, const float* bias, bool first) {
+    __m512 c0[MR], c1[MR];
+    for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; ++p) {
+      const __m512 b0 = _mm512_loadu_ps(wp + p * kNr), b1 = _mm512_loadu_ps(wp + p * kNr + 16);
+      const float* xr = xp + p * kMr;
+      for (int r = 0; r < MR; ++r) {
+        const __m512 a = _mm512_set1_ps(xr[r]);
+        c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+        c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+      }
+    }
+    const __mmask16 m0 = nvalid >= 16 ? 0xffff : static_cast<__mmask16>((1u << nvalid) - 1);
+    const __mmask16 m1 =
+        nvalid >= 32 ? 0xffff : nvalid <= 16 ? 0 : static_cast<__mmask16>((1u << (nvalid - 16)) - 1);
+    __m512 add0 = _mm512_setzero_ps(), add1 = _mm512_setzero_ps();
+    if (first && bias) {
+      add0 = _mm512_maskz_loadu_ps(m0, bias);
+      add1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    }
+    for (int r = 0; r < MR; ++r) {
+      float* yr = y + r * ldy;
+      if (!first) {
+        add0 = _mm512_maskz_loadu_ps(m0, yr);
+        add1 = _mm512_maskz_loadu_ps(m1, yr + 16);
+      }
+      _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(c0[r], add0));
+      _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(c1[r], add1));
+    }
+  }
+};
+
+}  // namespace
+
+void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                float* y) {
+  PackedGemm<Avx512Kernel>::Run(x, m, k, w, bias, y);
+}
+
+}  // namespace dsvl2::kernels::cpu

@@ -1,0 +1,32 @@
+// SwiGLU first half (silu(x · gate^T) * (x · up^T)) over the thread pool.
+#include <algorithm>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/kernels.h"
+#include "kernels/ops.h"
+
+namespace dsvl2::kernels {
+
+void SwiGluWith(const KernelTable& t, const float* x, int64_t m, int64_t k, const TensorView& gate,
+                const TensorView& up, float* out) {
+  const int64_t n = gate.dim(0);
+  if (m >= cpu::kGemmMinRows && t.isa != Isa::kRef) {
+    // Many rows: two packed GEMMs (compute bound) and one element-wise pass.
+    thread_local std::vector<float> u;
+    u.resize(static_cast<size_t>(m * n));
+    t.matmul(x, m, k, gate, nullptr, out);
+    t.matmul(x, m, k, up, nullptr, u.data());
+    SiluMul(out, u.data(), m * n, out);
+    return;
+  }
+  // Few rows: one pass over x per block of columns, gate and up streamed together.
+  const int64_t blocks = (n + 3) / 4;
+  ThreadPool::Global().ParallelFor(blocks, std::max<int64_t>(1, 2048 / std::max<int64_t>(k, 1)),
+                                   [&](int64_t b0, int64_t b1) {
+                                     t.swiglu_cols(x, m, k, gate, up, b0 * 4, std::min(n, b1 * 4), out);
+                                   });
+}
+
+}  // namespace dsvl2::kernels
