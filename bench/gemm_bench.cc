@@ -1,7 +1,7 @@
 // Matrix-product benchmark (standalone, not a test): measured peak multiply-add rate per ISA, the
 // GEMM rate on the SigLIP / LM-prefill shapes, the decode matvec rate against a measured
 // streaming-read bandwidth. Weights bf16 ([n, k], as in the checkpoint), activations f32.
-//   ninja -C build gemm_bench && ./build/bench/gemm_bench [--quick] [--threads N]
+//   ninja -C build gemm_bench && ./build/bench/gemm_bench [--quick] [--decode] [--threads N]
 #include <immintrin.h>
 
 #include <algorithm>
@@ -222,16 +222,41 @@ Bf16Weights MakeWeights(int64_t n, int64_t k) {
   return w;
 }
 
+int Decode(int reps) {
+  std::printf("\n== decode: m=1 matvec, bf16 weights (GB/s of weights read) ==\n");
+  const double bw = ReadBandwidth(size_t{1} << 30, reps);
+  std::printf("streaming read bandwidth, 1 GiB, %d threads: %.1f GB/s\n", ThreadPool::Global().num_threads(), bw);
+  const BenchShape mv[] = {{"attn q 1280x1280", 1, 1280, 1280}, {"dense up 6848x1280", 1, 1280, 6848},
+                      {"dense down 1280x6848", 1, 6848, 1280}, {"expert up 896x1280", 1, 1280, 896},
+                      {"lm_head 129280x1280", 1, 1280, 129280}};
+  for (const BenchShape& s : mv) {
+    Bf16Weights w = MakeWeights(s.n, s.k);
+    std::vector<float> x(static_cast<size_t>(s.k), 0.5f), y(static_cast<size_t>(s.n));
+    const double bytes = 2.0 * s.n * s.k;
+    std::printf("%-24s", s.name);
+    for (const kernels::KernelTable* t : kernels::AllSupported()) {
+      if (t->isa == kernels::Isa::kRef || t->isa == kernels::Isa::kGeneric) continue;
+      const double sec = BestTime(reps * 4, [&] { t->matmul(x.data(), 1, s.k, w.view, nullptr, y.data()); });
+      std::printf("  %s %6.1f GB/s (%3.0f%% of read bw)", kernels::IsaName(t->isa), bytes / sec * 1e-9,
+                  100 * bytes / sec * 1e-9 / bw);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, decode_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[i], "--decode") == 0) decode_only = true;
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) ThreadPool::SetGlobalThreads(std::atoi(argv[++i]));
   }
   const int reps = quick ? 2 : 5;
   const int threads = ThreadPool::Global().num_threads();
+  if (decode_only) return Decode(reps);
   std::printf("threads: %d\n\n== peak multiply-add rate (FMA-only loop, GFLOP/s) ==\n", threads);
   const int64_t iters = kPeakIters;
   double peak_best = 0;
@@ -277,25 +302,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
 
-  std::printf("\n== decode: m=1 matvec, bf16 weights (GB/s of weights read) ==\n");
-  const double bw = ReadBandwidth(size_t{1} << 30, reps);
-  std::printf("streaming read bandwidth, 1 GiB, %d threads: %.1f GB/s\n", threads, bw);
-  const BenchShape mv[] = {{"attn q 1280x1280", 1, 1280, 1280}, {"dense up 6848x1280", 1, 1280, 6848},
-                      {"dense down 1280x6848", 1, 6848, 1280}, {"expert up 896x1280", 1, 1280, 896},
-                      {"lm_head 129280x1280", 1, 1280, 129280}};
-  for (const BenchShape& s : mv) {
-    Bf16Weights w = MakeWeights(s.n, s.k);
-    std::vector<float> x(static_cast<size_t>(s.k), 0.5f), y(static_cast<size_t>(s.n));
-    const double bytes = 2.0 * s.n * s.k;
-    std::printf("%-24s", s.name);
-    for (const kernels::KernelTable* t : kernels::AllSupported()) {
-      if (t->isa == kernels::Isa::kRef || t->isa == kernels::Isa::kGeneric) continue;
-      const double sec = BestTime(reps * 4, [&] { t->matmul(x.data(), 1, s.k, w.view, nullptr, y.data()); });
-      std::printf("  %s %6.1f GB/s (%3.0f%% of read bw)", kernels::IsaName(t->isa), bytes / sec * 1e-9,
-                  100 * bytes / sec * 1e-9 / bw);
-    }
-    std::printf("\n");
-  }
+  Decode(reps);
   (void)peak_f32;
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "kernels/kernels.h"
+#include "base/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace dsvl2 {
@@ -18,10 +19,8 @@ void SwiGlu::Bind(const std::string& prefix, int64_t hidden, int64_t inter, Weig
 }
 
 void SwiGlu::Forward(const float* x, int64_t t, float* y) const {
-  Tensor g({t, inter_}), u({t, inter_});
-  kernels::MatMul(x, t, hidden_, gate_, nullptr, g.data());
-  kernels::MatMul(x, t, hidden_, up_, nullptr, u.data());
-  kernels::SiluMul(g.data(), u.data(), t * inter_, g.data());
+  Tensor g({t, inter_});
+  kernels::SwiGlu(x, t, hidden_, gate_, up_, g.data());  // silu(gate(x)) * up(x)
   kernels::MatMul(g.data(), t, inter_, down_, nullptr, y);
 }
 
@@ -102,6 +101,33 @@ Routing MoeLayer::Route(const float* logits) const {
   return r;
 }
 
+void MoeLayer::RunBatched(const std::vector<Job>& jobs, int64_t hidden) {
+  if (jobs.empty()) return;
+  constexpr int64_t kCols = 16;  // columns per work unit
+  // Work units: blocks of kCols columns of every job's output, numbered job after job.
+  auto run = [&](auto cols_of, auto body) {
+    std::vector<int64_t> first(jobs.size() + 1, 0);
+    for (size_t i = 0; i < jobs.size(); ++i) first[i + 1] = first[i] + (cols_of(jobs[i]) + kCols - 1) / kCols;
+    ThreadPool::Global().ParallelFor(first.back(), 1, [&](int64_t u0, int64_t u1) {
+      size_t j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), u0) - first.begin() - 1);
+      for (int64_t u = u0; u < u1; ++u) {
+        while (u >= first[j + 1]) ++j;
+        const int64_t c0 = (u - first[j]) * kCols;
+        body(jobs[j], c0, std::min(cols_of(jobs[j]), c0 + kCols));
+      }
+    });
+  };
+  // h = silu(gate(x)) * up(x) for every job, then out = down(h).
+  run([](const Job& jb) { return jb.mlp->inter(); },
+      [&](const Job& jb, int64_t c0, int64_t c1) {
+        kernels::SwiGluCols(jb.x, jb.rows, hidden, jb.mlp->gate(), jb.mlp->up(), c0, c1, jb.h);
+      });
+  run([&](const Job&) { return hidden; },
+      [&](const Job& jb, int64_t c0, int64_t c1) {
+        kernels::MatMulCols(jb.h, jb.rows, jb.mlp->inter(), jb.mlp->down(), c0, c1, jb.out);
+      });
+}
+
 void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing) const {
   const int64_t t = x.dim(0), d = x.dim(1), e = cfg_.n_routed_experts;
   // Router in float32.
@@ -115,24 +141,67 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
     for (size_t j = 0; j < r.experts.size(); ++j)
       by_expert[static_cast<size_t>(r.experts[j])].push_back({i, r.weights[j]});
   }
-  // Each expert runs once over the tokens routed to it; weighted sum in float32.
+  // Each expert runs once over the tokens routed to it. Experts with many tokens run as GEMMs one
+  // after another; the rest (all of them in decode) together with the shared experts, if they
+  // also see few rows, run as one batch of jobs (RunBatched). The weighted sum is in float32, in
+  // expert order, then the shared experts' output is added.
+  const int64_t many = 16;
+  int64_t small_rows = 0, small_h = 0;
+  for (int64_t ex = 0; ex < e; ++ex) {
+    const int64_t n = static_cast<int64_t>(by_expert[static_cast<size_t>(ex)].size());
+    if (n > 0 && n < many) {
+      small_rows += n;
+      small_h += n * experts_[static_cast<size_t>(ex)].inter();
+    }
+  }
+  const bool shared_small = has_shared_ && t < many;
+  if (shared_small) small_h += t * shared_.inter();
+  Tensor xin({small_rows, d}), hbuf({std::max<int64_t>(small_h, 1)}),
+      xout({small_rows + (shared_small ? t : 0), d});
+  std::vector<Job> jobs;
+  std::vector<int64_t> out_row(static_cast<size_t>(e), -1);
+  int64_t row = 0, hoff = 0;
+  for (int64_t ex = 0; ex < e; ++ex) {
+    const auto& toks = by_expert[static_cast<size_t>(ex)];
+    const int64_t n = static_cast<int64_t>(toks.size());
+    if (n == 0 || n >= many) continue;
+    for (int64_t j = 0; j < n; ++j) std::copy(x.row(toks[j].first), x.row(toks[j].first) + d, xin.row(row + j));
+    const SwiGlu& mlp = experts_[static_cast<size_t>(ex)];
+    jobs.push_back({&mlp, xin.row(row), n, hbuf.data() + hoff, xout.row(row)});
+    out_row[static_cast<size_t>(ex)] = row;
+    row += n;
+    hoff += n * mlp.inter();
+  }
+  if (shared_small) jobs.push_back({&shared_, x.data(), t, hbuf.data() + hoff, xout.row(small_rows)});
+  RunBatched(jobs, d);
+
   y->Resize({t, d});
   std::fill(y->data(), y->data() + t * d, 0.0f);
-  Tensor xin, xout;
+  Tensor big_in, big_out;
   for (int64_t ex = 0; ex < e; ++ex) {
     const auto& toks = by_expert[static_cast<size_t>(ex)];
     if (toks.empty()) continue;
     const int64_t n = static_cast<int64_t>(toks.size());
-    xin.Resize({n, d});
-    xout.Resize({n, d});
-    for (int64_t j = 0; j < n; ++j) std::copy(x.row(toks[j].first), x.row(toks[j].first) + d, xin.row(j));
-    experts_[static_cast<size_t>(ex)].Forward(xin.data(), n, xout.data());
-    for (int64_t j = 0; j < n; ++j) kernels::Axpy(toks[j].second, xout.row(j), d, y->row(toks[j].first));
+    const float* out;
+    if (n < many) {
+      out = xout.row(out_row[static_cast<size_t>(ex)]);
+    } else {
+      big_in.Resize({n, d});
+      big_out.Resize({n, d});
+      for (int64_t j = 0; j < n; ++j) std::copy(x.row(toks[j].first), x.row(toks[j].first) + d, big_in.row(j));
+      experts_[static_cast<size_t>(ex)].Forward(big_in.data(), n, big_out.data());
+      out = big_out.data();
+    }
+    for (int64_t j = 0; j < n; ++j) kernels::Axpy(toks[j].second, out + j * d, d, y->row(toks[j].first));
   }
   if (has_shared_) {
-    Tensor s({t, d});
-    shared_.Forward(x.data(), t, s.data());
-    kernels::Add(s.data(), t * d, y->data());
+    if (shared_small) {
+      kernels::Add(xout.row(small_rows), t * d, y->data());
+    } else {
+      Tensor s({t, d});
+      shared_.Forward(x.data(), t, s.data());
+      kernels::Add(s.data(), t * d, y->data());
+    }
   }
   if (routing) *routing = std::move(routes);
 }

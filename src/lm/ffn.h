@@ -18,6 +18,9 @@ class SwiGlu {
   // x: [T, hidden] -> y: [T, hidden]
   void Forward(const float* x, int64_t t, float* y) const;
   int64_t inter() const { return inter_; }
+  const TensorView& gate() const { return gate_; }
+  const TensorView& up() const { return up_; }
+  const TensorView& down() const { return down_; }
 
  private:
   int64_t hidden_ = 0, inter_ = 0;
@@ -39,6 +42,18 @@ class MoeLayer {
   Routing Route(const float* logits) const;
 
  private:
+  // One expert (or the shared experts) applied to `rows` gathered input rows.
+  struct Job {
+    const SwiGlu* mlp;
+    const float* x;  // [rows, hidden]
+    int64_t rows;
+    float* h;        // [rows, inter] scratch
+    float* out;      // [rows, hidden]
+  };
+  // Runs small jobs (few rows each, e.g. every chosen expert in decode) with one parallel region
+  // for all gate/up products and one for all down products, instead of several per expert.
+  static void RunBatched(const std::vector<Job>& jobs, int64_t hidden);
+
   LanguageConfig cfg_;
   TensorView gate_;                   // [E, hidden]
   std::vector<float> score_bias_;     // e_score_correction_bias (noaux_tc)
