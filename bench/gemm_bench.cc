@@ -273,10 +273,12 @@ int main(int argc, char** argv) {
     r1 = PeakRate(peaks[p].fn, 1, iters);
     r2 = PeakRate(peaks[p].fn, threads, iters);
     std::printf("%-22s 1 thread %7.1f   %d threads %7.1f\n", peaks[p].name, r1, threads, r2);
-    if (p < 2) peak_best = std::max(peak_best, r2);
+    // Cores are independent: a lower 2-thread figure means the other core was busy (shared host).
+    if (p < 2) peak_best = std::max({peak_best, r2, threads * r1});
     peak_f32[p] = r2;
   }
-  std::printf("f32 peak used for fractions: %.1f GFLOP/s (%d threads)\n", peak_best, threads);
+  std::printf("f32 peak used for fractions: %.1f GFLOP/s (max of the %d-thread rate and %d x the "
+              "1-thread rate)\n", peak_best, threads, threads);
 
   std::printf("\n== GEMM, bf16 weights, f32 activations (best of %d) ==\n", reps);
   const BenchShape shapes[] = {

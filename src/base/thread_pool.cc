@@ -1,6 +1,7 @@
 #include "base/thread_pool.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 
 namespace dsvl2 {
@@ -33,8 +34,15 @@ ThreadPool::~ThreadPool() {
 }
 
 namespace {
-// About 20-50 microseconds of polling before a thread goes to sleep.
-constexpr int kSpinIterations = 4000;
+// Polling rounds (pause instructions) before a thread goes to sleep: enough to bridge the gap
+// between back-to-back regions; DSVL2_SPIN=N overrides (0: always sleep, as a plain condvar pool).
+int SpinIterations() {
+  static const int n = [] {
+    const char* env = std::getenv("DSVL2_SPIN");
+    return env ? std::max(0, std::atoi(env)) : 2000;
+  }();
+  return n;
+}
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -43,10 +51,11 @@ inline void CpuRelax() {
 }  // namespace
 
 void ThreadPool::WorkerLoop(int index) {
+  const int spin_limit = SpinIterations();
   uint64_t seen = 0;
   for (;;) {
     uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < kSpinIterations && !stop_.load(std::memory_order_relaxed);
+    for (int spin = 0; gen == seen && spin < spin_limit && !stop_.load(std::memory_order_relaxed);
          ++spin) {
       CpuRelax();
       gen = generation_.load(std::memory_order_acquire);
@@ -86,6 +95,7 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     return;
   }
   std::lock_guard<std::mutex> call_lock(call_mu_);
+  const int spin_limit = SpinIterations();
   task_ = &fn;
   task_n_ = n;
   task_parts_ = parts;
@@ -98,7 +108,7 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   int64_t b, e;
   RangeOf(n, parts, 0, &b, &e);
   if (b < e) fn(b, e);
-  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0 && spin < kSpinIterations; ++spin)
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0 && spin < spin_limit; ++spin)
     CpuRelax();
   if (pending_.load(std::memory_order_acquire) != 0) {
     std::unique_lock<std::mutex> lock(mu_);

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "base/half.h"
 #include "kernels/cpu/cpu.h"
@@ -39,6 +40,9 @@ inline __m512 LoadTail(const void* base, int64_t idx, __mmask16 m) {
   }
 }
 
+template <DType T>
+using Elem = std::conditional_t<T == DType::kF32, float, uint16_t>;
+
 // sums[w][a][b] = dot(x row i0+b, row j0+a of weight matrix ws[w]), for NW matrices at once (one
 // pass over x feeds every weight stream).
 template <DType T, int NW, int NJ, int NI>
@@ -56,6 +60,11 @@ inline void Dots(const float* x, int64_t i0, int64_t k, const void* const* ws, i
       for (int a = 0; a < NJ; ++a) {
         __m512 wv = Load16<T>(ws[v], (j0 + a) * k + t);
         for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_fmadd_ps(wv, xv[b], acc[v][a][b]);
+        // The same place in the next tile's rows (NJ rows further on): weights stream from DRAM
+        // in decode, and the short rows defeat the hardware prefetcher's stream detection.
+        if ((t & 31) == 0)
+          _mm_prefetch(static_cast<const char*>(ws[v]) + ((j0 + a + NJ) * k + t) * sizeof(Elem<T>),
+                       _MM_HINT_T0);
       }
   }
   if (t < k) {
