@@ -44,7 +44,7 @@ Status ParseEntry(const std::string& path, const std::string& name, const json& 
   if (en > data_size)
     return bad(StrFormat("data_offsets end %llu past the end of the data (%llu bytes); file truncated?",
                          static_cast<unsigned long long>(en), static_cast<unsigned long long>(data_size)));
-  uint64_t need = count * DTypeSize(dtype);
+  uint64_t need = StorageBytes(dtype, shape);
   if (en - b != need)
     return bad(StrFormat("byte range %llu does not match shape %s x %s (%llu bytes)",
                          static_cast<unsigned long long>(en - b), ShapeToString(shape).c_str(),

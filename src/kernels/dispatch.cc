@@ -11,10 +11,13 @@
 namespace dsvl2::kernels {
 namespace {
 
-const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed};
-const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric};
-const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric};
-const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric};
+const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed, &ref::MatMulQ};
+const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric,
+                                &cpu::MatMulQGeneric};
+const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric,
+                             &cpu::MatMulQAvx2};
+const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
+                               &cpu::MatMulQAvx512};
 
 bool Supported(Isa isa) {
   switch (isa) {
