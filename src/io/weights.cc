@@ -62,10 +62,14 @@ StatusOr<WeightConversion> ParseWeightConversion(const std::string& spec) {
 }
 
 TensorView ConvertMatrix(const TensorView& v, DType target, OwnedWeights* owned) {
+  owned->push_back(std::unique_ptr<uint8_t[]>(new uint8_t[RowBytes(target, v.dim(1)) * static_cast<size_t>(v.dim(0))]));
+  ConvertMatrixInto(v, target, owned->back().get());
+  return TensorView{target, v.shape, owned->back().get()};
+}
+
+void ConvertMatrixInto(const TensorView& v, DType target, uint8_t* dst) {
   const int64_t n = v.dim(0), k = v.dim(1);
   const size_t rb = RowBytes(target, k);
-  owned->push_back(std::unique_ptr<uint8_t[]>(new uint8_t[rb * static_cast<size_t>(n)]));
-  uint8_t* dst = owned->back().get();
   ThreadPool::Global().ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
     std::vector<float> row(static_cast<size_t>(k));
     for (int64_t r = r0; r < r1; ++r) {
@@ -82,7 +86,6 @@ TensorView ConvertMatrix(const TensorView& v, DType target, OwnedWeights* owned)
       }
     }
   });
-  return TensorView{target, v.shape, dst};
 }
 
 TensorView WeightBinder::Matrix(const std::string& name, const Shape& shape) {

@@ -32,6 +32,8 @@ using OwnedWeights = std::vector<std::unique_ptr<uint8_t[]>>;
 // A copy of `v` (2-D, any float or quantized dtype) as `target`, written into a new buffer
 // appended to `owned` (rows converted in parallel). Quantized targets need v.dim(1) % 32 == 0.
 TensorView ConvertMatrix(const TensorView& v, DType target, OwnedWeights* owned);
+// Same, into `dst` (RowBytes(target, v.dim(1)) * v.dim(0) bytes).
+void ConvertMatrixInto(const TensorView& v, DType target, uint8_t* dst);
 
 class WeightBinder {
  public:
