@@ -8,7 +8,7 @@
 
 namespace dsvl2 {
 namespace {
-bool IsFloat(DType t) {
+bool IsWeightDType(DType t) {  // float or block-quantized
   return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || IsQuantized(t);
 }
 
@@ -40,8 +40,8 @@ const TensorView* WeightBinder::Check(const std::string& name, const Shape& shap
     problems_.push_back(name + ": missing (expected " + ShapeToString(shape) + " bf16|f16|f32)");
     return nullptr;
   }
-  const std::string want_dtype = IsFloat(t->dtype) ? Lower(DTypeName(t->dtype)) : "bf16|f16|f32";
-  if (t->shape != shape || !IsFloat(t->dtype)) {
+  const std::string want_dtype = IsWeightDType(t->dtype) ? Lower(DTypeName(t->dtype)) : "bf16|f16|f32";
+  if (t->shape != shape || !IsWeightDType(t->dtype)) {
     problems_.push_back(name + ": expected " + ShapeToString(shape) + " " + want_dtype + ", found " +
                         ShapeToString(t->shape) + " " + Lower(DTypeName(t->dtype)));
     return nullptr;
