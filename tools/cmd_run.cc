@@ -26,7 +26,8 @@ constexpr const char* kUsage =
     "usage: dsvl2 run [--model DIR] [--image PATH]... (--prompt TEXT | --messages FILE)\n"
     "                 [--system TEXT] [--max-new-tokens N] [--temperature T] [--top-p P]\n"
     "                 [--top-k K] [--repetition-penalty R] [--seed S] [--chunk-size N]\n"
-    "                 [--threads N] [--format text|json] [--boxes-out PATH]\n";
+    "                 [--threads N] [--format text|json] [--boxes-out PATH]\n"
+    "                 [--weights bf16|q8|q4]  (convert the language model's linear weights at load)\n";
 
 struct Conversation {
   std::vector<Turn> turns;
@@ -73,7 +74,7 @@ StatusOr<Conversation> ReadMessages(const std::string& path) {
 }
 
 struct Options {
-  std::string model, prompt, messages, system, format = "text", boxes_out;
+  std::string model, prompt, messages, system, format = "text", boxes_out, weights;
   std::vector<std::string> images;
   GenerationParams gen;
   int threads = 0;
@@ -82,7 +83,8 @@ struct Options {
 
 StatusOr<Options> ParseOptions(int argc, char** argv) {
   Args a({"model", "image", "prompt", "messages", "system", "max-new-tokens", "temperature", "top-p",
-          "top-k", "repetition-penalty", "seed", "chunk-size", "threads", "format", "boxes-out"},
+          "top-k", "repetition-penalty", "seed", "chunk-size", "threads", "format", "boxes-out",
+          "weights"},
          {});
   RETURN_IF_ERROR(a.Parse(argc, argv));
   Options o;
@@ -93,6 +95,9 @@ StatusOr<Options> ParseOptions(int argc, char** argv) {
   o.images = a.All("image");
   o.format = a.Get("format", "text");
   o.boxes_out = a.Get("boxes-out");
+  o.weights = a.Get("weights");
+  if (!o.weights.empty() && o.weights != "bf16" && o.weights != "q8" && o.weights != "q4")
+    return Status::Error("--weights must be bf16, q8 or q4");
   if (o.format != "text" && o.format != "json") return Status::Error("--format must be text or json");
   if (a.Has("prompt") && a.Has("messages")) return Status::Error("give --prompt or --messages, not both");
   if (a.Has("messages") && (a.Has("image") || a.Has("system")))
@@ -180,7 +185,9 @@ int RunRun(int argc, char** argv) {
   auto conv = BuildConversation(o);
   if (!conv.ok()) return Fail(conv.status());
   double preprocess_ms = ms(t0, Clock::now());
-  auto engine_or = Engine::Load(o.model);
+  EngineOptions eopts;
+  eopts.weights = o.weights;
+  auto engine_or = Engine::Load(o.model, eopts);
   if (!engine_or.ok()) return Fail(engine_or.status());
   Engine& engine = **engine_or;
   auto t1 = Clock::now();

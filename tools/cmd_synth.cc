@@ -24,9 +24,11 @@
 #include <nlohmann/json.hpp>
 
 #include "base/half.h"
+#include "base/quant.h"
 #include "base/thread_pool.h"
 #include "io/config.h"
 #include "io/safetensors_writer.h"
+#include "model/deepseek_vl2.h"
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/args.h"
@@ -44,7 +46,9 @@ constexpr const char* kUsage =
     "Writes a model with random weights and the real shapes of NAME in the official layout.\n"
     "  --preset NAME        %s\n"
     "  --out DIR            output directory (must be empty or absent unless --force)\n"
-    "  --dtype T            bf16 (default, as the official checkpoints) | f16 | f32\n"
+    "  --dtype T            bf16 (default, as the official checkpoints) | f16 | f32 | q8 | q4\n"
+    "                       (q8/q4: the language model's linear weights block-quantized as\n"
+    "                       dsvl2 quantize writes them, the rest bf16; written streamed)\n"
     "  --seed S             random seed (default 0); same seed, same bytes\n"
     "  --layers N           override language num_hidden_layers\n"
     "  --vocab N            override vocab_size (for tests and benchmarks; the model then no\n"
@@ -119,6 +123,16 @@ void FillTyped(const SynthTensor& t, uint64_t seed, T* out, Convert convert) {
 }
 
 void FillTensor(const SynthTensor& t, DType dtype, uint64_t seed, uint8_t* out) {
+  if (IsQuantized(dtype)) {  // the f32 values quantized row by row (the same values as --dtype f32)
+    const int64_t k = t.shape.back(), rows = NumElements(t.shape) / k;
+    std::vector<float> f(static_cast<size_t>(rows * k));
+    FillTyped(t, seed, f.data(), [](float v) { return v; });
+    const size_t rb = QuantRowBytes(dtype, k);
+    ThreadPool::Global().ParallelFor(rows, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) QuantizeRow(dtype, f.data() + r * k, k, out + static_cast<size_t>(r) * rb);
+    });
+    return;
+  }
   switch (dtype) {
     case DType::kBF16:
       FillTyped(t, seed, reinterpret_cast<uint16_t*>(out), FiniteToBf16);
@@ -142,10 +156,20 @@ struct Shard {
 
 // transformers' shard_checkpoint: tensors in order, a new shard when the next tensor would push
 // the current one over the cap (a tensor larger than the cap gets a shard of its own).
+// The dtype tensor t is written in: `dtype`, except with a quantized `dtype` only the language
+// model's linear weights (DeepseekVL2::IsQuantizableWeight, last dim a multiple of 32) are
+// quantized and everything else is bf16.
+DType TensorDtype(const SynthTensor& t, DType dtype) {
+  if (!IsQuantized(dtype)) return dtype;
+  return DeepseekVL2::IsQuantizableWeight(t.name) && t.shape.size() == 2 && t.shape[1] % kQuantBlock == 0
+             ? dtype
+             : DType::kBF16;
+}
+
 std::vector<Shard> MakeShards(const std::vector<SynthTensor>& plan, DType dtype, uint64_t cap) {
   std::vector<Shard> shards(1);
   for (size_t i = 0; i < plan.size(); ++i) {
-    const uint64_t b = static_cast<uint64_t>(NumElements(plan[i].shape)) * DTypeSize(dtype);
+    const uint64_t b = StorageBytes(TensorDtype(plan[i], dtype), plan[i].shape);
     if (!shards.back().tensors.empty() && shards.back().bytes + b > cap) shards.emplace_back();
     shards.back().tensors.push_back(i);
     shards.back().bytes += b;
@@ -270,12 +294,14 @@ DType ParseDtypeFlag(const std::string& s, bool* ok) {
   if (s == "bf16") return DType::kBF16;
   if (s == "f16") return DType::kF16;
   if (s == "f32") return DType::kF32;
+  if (s == "q8") return DType::kQ8_0;
+  if (s == "q4") return DType::kQ4_0;
   *ok = false;
   return DType::kBF16;
 }
 
 const char* TorchDtype(DType d) {
-  return d == DType::kBF16 ? "bfloat16" : d == DType::kF16 ? "float16" : "float32";
+  return d == DType::kBF16 || IsQuantized(d) ? "bfloat16" : d == DType::kF16 ? "float16" : "float32";
 }
 
 // "demo-model/tokenizer.json" / "deepseek_v3_tokenizer.json" for the summary line.
@@ -332,7 +358,7 @@ int RunSynth(int argc, char** argv) {
   if (!dry_run && args.Get("out").empty()) return Fail("--out DIR is required");
   bool dtype_ok;
   const DType dtype = ParseDtypeFlag(args.Get("dtype", "bf16"), &dtype_ok);
-  if (!dtype_ok) return Fail("--dtype must be bf16, f16 or f32, got '" + args.Get("dtype") + "'");
+  if (!dtype_ok) return Fail("--dtype must be bf16, f16, f32, q8 or q4, got '" + args.Get("dtype") + "'");
   auto seed = args.GetInt("seed", 0, 0, INT64_MAX);
   auto layers = args.GetInt("layers", 0, 1, 1000);
   auto vocab = args.GetInt("vocab", 0, 1, 1 << 24);
@@ -416,9 +442,10 @@ int RunSynth(int argc, char** argv) {
     tensors.reserve(order.size());
     for (size_t i : order) {
       const SynthTensor* t = &plan[i];
-      const uint64_t bytes = static_cast<uint64_t>(NumElements(t->shape)) * DTypeSize(dtype);
-      tensors.push_back({t->name, dtype, t->shape, [t, dtype, seed_value, bytes, &progress](uint8_t* o) {
-                           FillTensor(*t, dtype, seed_value, o);
+      const DType tdt = TensorDtype(*t, dtype);
+      const uint64_t bytes = StorageBytes(tdt, t->shape);
+      tensors.push_back({t->name, tdt, t->shape, [t, tdt, seed_value, bytes, &progress](uint8_t* o) {
+                           FillTensor(*t, tdt, seed_value, o);
                            progress.Add(bytes);
                          }});
       weight_map[t->name] = s.file;

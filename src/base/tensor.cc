@@ -2,6 +2,7 @@
 
 #include "base/half.h"
 #include "base/logging.h"
+#include "base/quant.h"
 
 namespace dsvl2 {
 
@@ -11,8 +12,20 @@ size_t DTypeSize(DType t) {
     case DType::kF32: case DType::kI32: return 4;
     case DType::kF16: case DType::kBF16: case DType::kI16: return 2;
     case DType::kI8: case DType::kU8: case DType::kBool: return 1;
+    case DType::kQ8_0: case DType::kQ4_0: break;
   }
-  return 0;
+  DSVL2_CHECK_MSG(false, std::string("DTypeSize on quantized dtype ") + DTypeName(t));
+}
+
+size_t RowBytes(DType t, int64_t k) {
+  return IsQuantized(t) ? QuantRowBytes(t, k) : static_cast<size_t>(k) * DTypeSize(t);
+}
+
+size_t StorageBytes(DType t, const Shape& s) {
+  if (!IsQuantized(t)) return static_cast<size_t>(NumElements(s)) * DTypeSize(t);
+  if (s.empty()) return 0;
+  const int64_t k = s.back();
+  return static_cast<size_t>(k ? NumElements(s) / k : 0) * QuantRowBytes(t, k);
 }
 
 const char* DTypeName(DType t) {
@@ -27,6 +40,8 @@ const char* DTypeName(DType t) {
     case DType::kI8: return "I8";
     case DType::kU8: return "U8";
     case DType::kBool: return "BOOL";
+    case DType::kQ8_0: return "Q8_0";
+    case DType::kQ4_0: return "Q4_0";
   }
   return "?";
 }
@@ -69,6 +84,12 @@ float TensorView::At(int64_t i) const {
     case DType::kU8: return static_cast<const uint8_t*>(data)[i];
     case DType::kI64: return static_cast<float>(static_cast<const int64_t*>(data)[i]);
     case DType::kI32: return static_cast<float>(static_cast<const int32_t*>(data)[i]);
+    case DType::kQ8_0:
+    case DType::kQ4_0: {
+      const int64_t k = shape.back();
+      return DequantizeElement(dtype, static_cast<const uint8_t*>(data) + (i / k) * QuantRowBytes(dtype, k), k,
+                               i % k);
+    }
     default: break;
   }
   DSVL2_CHECK_MSG(false, std::string("TensorView::At on dtype ") + DTypeName(dtype));
@@ -76,22 +97,20 @@ float TensorView::At(int64_t i) const {
 
 TensorView TensorView::Row(int64_t r) const {
   DSVL2_CHECK(rank() >= 1);
-  int64_t inner = numel() / shape[0];
   TensorView v;
   v.dtype = dtype;
   v.shape = Shape(shape.begin() + 1, shape.end());
-  v.data = static_cast<const char*>(data) + static_cast<size_t>(r * inner) * DTypeSize(dtype);
+  v.data = static_cast<const char*>(data) + static_cast<size_t>(r) * StorageBytes(dtype, v.shape);
   return v;
 }
 
 TensorView TensorView::Rows(int64_t begin, int64_t count) const {
   DSVL2_CHECK(rank() >= 1 && begin >= 0 && begin + count <= shape[0]);
-  const int64_t inner = shape[0] ? numel() / shape[0] : 0;
   TensorView v;
   v.dtype = dtype;
   v.shape = shape;
   v.shape[0] = count;
-  v.data = static_cast<const char*>(data) + static_cast<size_t>(begin * inner) * DTypeSize(dtype);
+  v.data = static_cast<const char*>(data) + static_cast<size_t>(begin) * StorageBytes(dtype, Shape(shape.begin() + 1, shape.end()));
   return v;
 }
 

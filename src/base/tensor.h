@@ -10,15 +10,23 @@
 
 namespace dsvl2 {
 
-enum class DType { kF32, kF16, kBF16, kF64, kI64, kI32, kI16, kI8, kU8, kBool };
+// kQ8_0 / kQ4_0 are block-quantized weights (base/quant.h): they have no per-element size;
+// use StorageBytes / RowBytes. On disk they are U8 tensors described in the safetensors metadata.
+enum class DType { kF32, kF16, kBF16, kF64, kI64, kI32, kI16, kI8, kU8, kBool, kQ8_0, kQ4_0 };
 
+// Bytes per element; a programming error (check failure) for the quantized types.
 size_t DTypeSize(DType t);
-const char* DTypeName(DType t);  // safetensors spelling: F32, BF16, ...
+const char* DTypeName(DType t);  // safetensors spelling: F32, BF16, ... (Q8_0, Q4_0: not on disk)
+// The safetensors dtypes only (not the quantized ones).
 bool ParseDType(const std::string& s, DType* out);
 
 using Shape = std::vector<int64_t>;
 std::string ShapeToString(const Shape& s);  // "[1408,2048]"
 int64_t NumElements(const Shape& s);
+// Bytes a tensor of this dtype and shape occupies (quantized: rows x RowBytes of the last dim).
+size_t StorageBytes(DType t, const Shape& s);
+// Bytes of one row of `k` elements (the stride between rows of a [rows, k] tensor).
+size_t RowBytes(DType t, int64_t k);
 
 // A read-only view of a tensor stored elsewhere (usually a memory-mapped checkpoint).
 struct TensorView {
@@ -27,11 +35,11 @@ struct TensorView {
   const void* data = nullptr;
 
   int64_t numel() const { return NumElements(shape); }
-  size_t nbytes() const { return static_cast<size_t>(numel()) * DTypeSize(dtype); }
+  size_t nbytes() const { return StorageBytes(dtype, shape); }
   int64_t dim(int i) const { return shape[static_cast<size_t>(i < 0 ? i + shape.size() : i)]; }
   int rank() const { return static_cast<int>(shape.size()); }
   bool valid() const { return data != nullptr; }
-  // Element i converted to float (any float dtype).
+  // Element i converted to float (any float or quantized dtype).
   float At(int64_t i) const;
   // Row r of a 2-D (or flattened-leading-dims) tensor, as a view.
   TensorView Row(int64_t r) const;

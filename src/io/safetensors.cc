@@ -6,10 +6,50 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/quant.h"
+
 namespace dsvl2 {
 namespace {
 
 using nlohmann::json;
+
+constexpr const char* kQuantPrefix = "dsvl2.quant.";
+
+// Applies a "dsvl2.quant.<name>" metadata entry ("q4_0,[n,k]") to the U8 tensor <name>.
+Status ApplyQuantMetadata(const std::string& path, const std::string& name, const std::string& value,
+                          std::map<std::string, TensorView>* tensors) {
+  auto bad = [&](const std::string& why) {
+    return Status::Error(path + ": tensor " + name + ": " + why);
+  };
+  const size_t comma = value.find(',');
+  DType q;
+  if (comma == std::string::npos || !ParseQuantFormat(value.substr(0, comma), &q) ||
+      value.substr(0, comma).size() < 4)
+    return bad("unknown quantization format '" + value.substr(0, comma) + "' in metadata (known: q8_0, q4_0)");
+  json sh = json::parse(value.substr(comma + 1), nullptr, false);
+  Shape shape;
+  if (sh.is_discarded() || !sh.is_array() || sh.empty())
+    return bad("quantized shape '" + value.substr(comma + 1) + "' in metadata is not a JSON array");
+  for (const auto& d : sh) {
+    if (!d.is_number_unsigned() || d.get<uint64_t>() > (1ull << 40)) return bad("bad quantized shape " + sh.dump());
+    shape.push_back(d.get<int64_t>());
+  }
+  if (shape.back() % kQuantBlock != 0 || shape.back() == 0)
+    return bad(StrFormat("%s needs a last dimension that is a multiple of 32, got %s", QuantFormatName(q),
+                         ShapeToString(shape).c_str()));
+  auto it = tensors->find(name);
+  if (it == tensors->end()) return bad("named in the quantization metadata but not in the file");
+  TensorView& v = it->second;
+  if (v.dtype != DType::kU8) return bad(std::string("quantized tensors are stored as U8, found ") + DTypeName(v.dtype));
+  const size_t need = StorageBytes(q, shape);
+  if (v.nbytes() != need)
+    return bad(StrFormat("holds %zu bytes but %s %s needs %zu", v.nbytes(), QuantFormatName(q),
+                         ShapeToString(shape).c_str(), need));
+  v.dtype = q;
+  v.shape = std::move(shape);
+  return Status::Ok();
+}
+
 
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
@@ -44,7 +84,7 @@ Status ParseEntry(const std::string& path, const std::string& name, const json& 
   if (en > data_size)
     return bad(StrFormat("data_offsets end %llu past the end of the data (%llu bytes); file truncated?",
                          static_cast<unsigned long long>(en), static_cast<unsigned long long>(data_size)));
-  uint64_t need = count * DTypeSize(dtype);
+  uint64_t need = StorageBytes(dtype, shape);
   if (en - b != need)
     return bad(StrFormat("byte range %llu does not match shape %s x %s (%llu bytes)",
                          static_cast<unsigned long long>(en - b), ShapeToString(shape).c_str(),
@@ -89,6 +129,9 @@ StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::stri
     ranges.push_back({range, it.key()});
     st->tensors_.emplace(it.key(), std::move(v));
   }
+  for (const auto& [key, value] : st->metadata_)
+    if (key.rfind(kQuantPrefix, 0) == 0)
+      RETURN_IF_ERROR(ApplyQuantMetadata(path, key.substr(std::strlen(kQuantPrefix)), value, &st->tensors_));
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i) {
     if (ranges[i].first.first < ranges[i - 1].first.second &&

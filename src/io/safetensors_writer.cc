@@ -6,16 +6,33 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/quant.h"
+
 namespace dsvl2 {
+
+std::string QuantMetadataKey(const std::string& name) { return "dsvl2.quant." + name; }
 
 Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                         const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::map<std::string, std::string> meta = metadata;
+  for (const auto& t : tensors)
+    if (IsQuantized(t.dtype))
+      meta[QuantMetadataKey(t.name)] = std::string(QuantFormatName(t.dtype)) + "," + ShapeToString(t.shape);
+  if (!meta.empty()) header["__metadata__"] = meta;
   uint64_t offset = 0;
   for (const auto& t : tensors) {
-    const uint64_t n = static_cast<uint64_t>(NumElements(t.shape)) * DTypeSize(t.dtype);
-    header[t.name] = {{"dtype", DTypeName(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
+    const uint64_t n = StorageBytes(t.dtype, t.shape);
+    if (IsQuantized(t.dtype)) {
+      const int64_t k = t.shape.empty() ? 0 : t.shape.back();
+      if (k % kQuantBlock != 0 || k == 0)
+        return Status::Error(path + ": tensor " + t.name + ": " + QuantFormatName(t.dtype) + " needs a last dimension that is a multiple of 32, got " + ShapeToString(t.shape));
+      const int64_t rows = NumElements(t.shape) / k;
+      header[t.name] = {{"dtype", "U8"}, {"shape", {rows, static_cast<int64_t>(QuantRowBytes(t.dtype, k))}},
+                        {"data_offsets", {offset, offset + n}}};
+    } else {
+      header[t.name] = {{"dtype", DTypeName(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
+    }
     offset += n;
   }
   std::string h = header.dump();
@@ -27,7 +44,7 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite
   std::vector<uint8_t> buf;
   for (const auto& t : tensors) {
     if (!ok) break;
-    buf.resize(static_cast<size_t>(NumElements(t.shape)) * DTypeSize(t.dtype));
+    buf.resize(StorageBytes(t.dtype, t.shape));
     t.fill(buf.data());
     ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
   }

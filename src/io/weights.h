@@ -3,6 +3,8 @@
 //   language.model.layers.3.mlp.experts.7.up_proj.weight: expected [1408,2048] bf16, found [1408,2047] bf16
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,12 +14,36 @@
 
 namespace dsvl2 {
 
+// Load-time conversion of selected matrices (e.g. the language model's linear weights) to another
+// storage type: bf16, or block-quantized q8_0 / q4_0 (base/quant.h). Quantized targets apply only
+// to matrices whose last dimension is a multiple of 32; others stay as stored.
+struct WeightConversion {
+  bool enabled = false;
+  DType target = DType::kBF16;
+  std::function<bool(const std::string& name)> applies;
+};
+
+// Parses a --weights value: "" (as stored), "bf16", "q8" / "q8_0", "q4" / "q4_0".
+StatusOr<WeightConversion> ParseWeightConversion(const std::string& spec);
+
+// Buffers holding converted weights; whoever owns the model owns this.
+using OwnedWeights = std::vector<std::unique_ptr<uint8_t[]>>;
+
+// A copy of `v` (2-D, any float or quantized dtype) as `target`, written into a new buffer
+// appended to `owned` (rows converted in parallel). Quantized targets need v.dim(1) % 32 == 0.
+TensorView ConvertMatrix(const TensorView& v, DType target, OwnedWeights* owned);
+// Same, into `dst` (RowBytes(target, v.dim(1)) * v.dim(0) bytes).
+void ConvertMatrixInto(const TensorView& v, DType target, uint8_t* dst);
+
 class WeightBinder {
  public:
   explicit WeightBinder(const TensorStore* store) : store_(store) {}
+  // Matrices for which `conv.applies(name)` are converted into buffers appended to `owned`.
+  WeightBinder(const TensorStore* store, WeightConversion conv, OwnedWeights* owned)
+      : store_(store), conv_(std::move(conv)), owned_(owned) {}
 
-  // A floating-point tensor (f32, f16 or bf16) of exactly `shape`. On a problem, records it and
-  // returns an empty view.
+  // A floating-point (f32, f16, bf16) or block-quantized (q8_0, q4_0) tensor of exactly `shape`,
+  // converted as the WeightConversion says. On a problem, records it and returns an empty view.
   TensorView Matrix(const std::string& name, const Shape& shape);
   // Same, converted to float32 (norm weights, biases, small vectors).
   std::vector<float> Vector(const std::string& name, const Shape& shape);
@@ -29,6 +55,8 @@ class WeightBinder {
  private:
   const TensorView* Check(const std::string& name, const Shape& shape);
   const TensorStore* store_;
+  WeightConversion conv_;
+  OwnedWeights* owned_ = nullptr;
   std::vector<std::string> problems_;
 };
 

@@ -12,13 +12,14 @@ namespace dsvl2::kernels {
 namespace {
 
 const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed, &ref::MatMulCols,
-                           &ref::SwiGluCols};
+                           &ref::SwiGluCols, &ref::MatMulQ};
 const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric,
-                               &cpu::MatMulColsGeneric, &cpu::SwiGluColsGeneric};
+                               &cpu::MatMulColsGeneric, &cpu::SwiGluColsGeneric,
+                               &cpu::MatMulQGeneric};
 const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric,
-                            &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2};
+                            &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2, &cpu::MatMulQAvx2};
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
-                              &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512};
+                              &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512};
 
 bool Supported(Isa isa) {
   switch (isa) {

@@ -1,7 +1,7 @@
 // The kernel interface. Model code calls only these functions; each has a scalar reference in
 // ref/ (the oracle for tests) and optional fast versions in cpu/ chosen at run time by the CPU's
 // features. All activations are float32; weights may be f32, bf16 or f16 (read in place from the
-// memory-mapped checkpoint).
+// memory-mapped checkpoint) or block-quantized q8_0 / q4_0 (base/quant.h).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +42,9 @@ struct KernelTable {
   MatMulTransposedFn matmul_t = nullptr;
   MatMulColsFn matmul_cols = nullptr;
   SwiGluColsFn swiglu_cols = nullptr;
+  // Same contract as `matmul` for block-quantized w (q8_0 / q4_0, k a multiple of 32): x is
+  // quantized per 32-block to int8 and block dots are integer (docs/FORMATS.md).
+  MatMulFn matmul_q = nullptr;
 };
 
 // The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512 if set).
@@ -54,7 +57,12 @@ void SetActive(Isa isa);
 // Convenience wrappers over Active().
 inline void MatMul(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                    float* y) {
-  Active().matmul(x, m, k, w, bias, y);
+  const KernelTable& t = Active();
+  if (w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0) {
+    t.matmul_q(x, m, k, w, bias, y);
+  } else {
+    t.matmul(x, m, k, w, bias, y);
+  }
 }
 
 inline void MatMulCols(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,

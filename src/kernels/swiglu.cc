@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "base/quant.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/kernels.h"
@@ -12,12 +13,14 @@ namespace dsvl2::kernels {
 void SwiGluWith(const KernelTable& t, const float* x, int64_t m, int64_t k, const TensorView& gate,
                 const TensorView& up, float* out) {
   const int64_t n = gate.dim(0);
-  if (m >= cpu::kGemmMinRows && t.isa != Isa::kRef) {
+  const bool quantized = IsQuantized(gate.dtype) || IsQuantized(up.dtype);
+  if (quantized || (m >= cpu::kGemmMinRows && t.isa != Isa::kRef)) {
     // Many rows: two packed GEMMs (compute bound) and one element-wise pass.
     thread_local std::vector<float> u;
     u.resize(static_cast<size_t>(m * n));
-    t.matmul(x, m, k, gate, nullptr, out);
-    t.matmul(x, m, k, up, nullptr, u.data());
+    // Block-quantized weights go through matmul_q (activations quantized once per call).
+    (IsQuantized(gate.dtype) ? t.matmul_q : t.matmul)(x, m, k, gate, nullptr, out);
+    (IsQuantized(up.dtype) ? t.matmul_q : t.matmul)(x, m, k, up, nullptr, u.data());
     SiluMul(out, u.data(), m * n, out);
     return;
   }

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "kernels/kernels.h"
+#include "base/quant.h"
 #include "base/thread_pool.h"
 #include "kernels/ops.h"
 
@@ -145,7 +146,10 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
   // after another; the rest (all of them in decode) together with the shared experts, if they
   // also see few rows, run as one batch of jobs (RunBatched). The weighted sum is in float32, in
   // expert order, then the shared experts' output is added.
-  const int64_t many = 16;
+  // Block-quantized experts have no column-range kernel: they all take the per-expert path
+  // (SwiGlu::Forward -> matmul_q, which quantizes each expert's activations once).
+  const bool quantized = IsQuantized(experts_.front().gate().dtype);
+  const int64_t many = quantized ? 1 : 16;
   int64_t small_rows = 0, small_h = 0;
   for (int64_t ex = 0; ex < e; ++ex) {
     const int64_t n = static_cast<int64_t>(by_expert[static_cast<size_t>(ex)].size());
@@ -154,7 +158,7 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
       small_h += n * experts_[static_cast<size_t>(ex)].inter();
     }
   }
-  const bool shared_small = has_shared_ && t < many;
+  const bool shared_small = has_shared_ && t < many && !quantized;
   if (shared_small) small_h += t * shared_.inter();
   Tensor xin({small_rows, d}), hbuf({std::max<int64_t>(small_h, 1)}),
       xout({small_rows + (shared_small ? t : 0), d});

@@ -8,11 +8,26 @@
 
 namespace dsvl2 {
 
-StatusOr<std::unique_ptr<DeepseekVL2>> DeepseekVL2::Load(const std::string& model_dir) {
+bool DeepseekVL2::IsQuantizableWeight(const std::string& name) {
+  if (name == "language.lm_head.weight") return true;
+  if (name.rfind("language.model.layers.", 0) != 0) return false;
+  static const char* const kSuffixes[] = {
+      ".q_proj.weight",    ".k_proj.weight",  ".v_proj.weight",  ".o_proj.weight",
+      ".q_a_proj.weight",  ".q_b_proj.weight", ".kv_a_proj_with_mqa.weight",
+      ".gate_proj.weight", ".up_proj.weight", ".down_proj.weight"};
+  for (const char* s : kSuffixes)
+    if (name.ends_with(s)) return true;
+  return false;
+}
+
+StatusOr<std::unique_ptr<DeepseekVL2>> DeepseekVL2::Load(const std::string& model_dir,
+                                                         const std::string& weights) {
   std::unique_ptr<DeepseekVL2> m(new DeepseekVL2());
   ASSIGN_OR_RETURN(m->cfg_, LoadVl2Config(model_dir));
+  ASSIGN_OR_RETURN(WeightConversion conv, ParseWeightConversion(weights));
+  conv.applies = &IsQuantizableWeight;
   ASSIGN_OR_RETURN(m->store_, TensorStore::OpenDir(model_dir));
-  WeightBinder binder(m->store_.get());
+  WeightBinder binder(m->store_.get(), conv, &m->converted_);
   m->vision_.Bind(m->cfg_.vision_config, &binder);
   m->projector_.Bind(m->cfg_.projector_config, m->cfg_.vision_config.grid(), &binder);
   const int64_t d = m->cfg_.language_config.hidden_size;

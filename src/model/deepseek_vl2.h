@@ -27,8 +27,17 @@ struct ImageInput {
 class DeepseekVL2 {
  public:
   // Opens config.json and the safetensors checkpoint (memory-mapped) and checks every tensor the
-  // model needs before computing anything.
-  static StatusOr<std::unique_ptr<DeepseekVL2>> Load(const std::string& model_dir);
+  // model needs before computing anything. `weights` converts the language model's linear
+  // weights at load time (IsQuantizableWeight): "" = as stored, "bf16", "q8", "q4"; the copies
+  // are owned by the model. Checkpoints already quantized (dsvl2 quantize) load as they are.
+  static StatusOr<std::unique_ptr<DeepseekVL2>> Load(const std::string& model_dir,
+                                                     const std::string& weights = "");
+
+  // The tensors --weights / dsvl2 quantize convert: the language model's linear layers (attention
+  // projections except kv_b_proj, which MLA also uses transposed; dense MLP; shared and routed
+  // experts; lm_head). Embeddings, norms, the router gate, the vision tower and the projector
+  // stay as stored.
+  static bool IsQuantizableWeight(const std::string& name);
 
   const Vl2Config& config() const { return cfg_; }
   const DeepseekV2& language() const { return lm_; }
@@ -52,6 +61,7 @@ class DeepseekVL2 {
  private:
   Vl2Config cfg_;
   std::unique_ptr<TensorStore> store_;
+  OwnedWeights converted_;  // load-time converted copies (before the views into them)
   SiglipVisionTower vision_;
   Projector projector_;
   std::vector<float> image_newline_, view_separator_;

@@ -21,6 +21,8 @@ namespace dsvl2 {
 struct EngineOptions {
   int64_t kv_cache_mb = 1024;
   int kv_block_size = 16;
+  // Language-model linear weights: "" = as stored, "bf16", "q8", "q4" (DeepseekVL2::Load).
+  std::string weights;
 };
 
 // One message of a conversation with its decoded images (in the order of its <image> tags).

@@ -22,9 +22,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/quant.h"
 #include "io/config.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "model/deepseek_vl2.h"
 #include "runtime/kv_cache.h"
 #include "test_util.h"
@@ -418,6 +420,38 @@ TEST(Synth, DeterministicSeedAndValueScales) {
   for (const char* dtype : {"f16", "f32"}) {  // other dtypes load too
     const std::string dir = root + "/" + dtype;
     ASSERT_EQ(Synth(base_args + " --dtype " + dtype + " --out " + dir).rc, 0);
+    auto m = DeepseekVL2::Load(dir);
+    EXPECT_TRUE(m.ok()) << m.status().message();
+  }
+}
+
+// --dtype q8|q4: the language model's linear weights quantized (the very bytes load-time
+// quantization makes of the --dtype f32 values), everything else bf16; the model loads.
+TEST(Synth, QuantizedDtypes) {
+  const std::string root = testing::MakeTempDir();
+  const std::string base_args = "--preset vl2-tiny --layers 1 --vision-layers 1 --vocab 1024";
+  ASSERT_EQ(Synth(base_args + " --dtype f32 --out " + root + "/f32").rc, 0);
+  auto f32 = SafetensorsFile::Open(root + "/f32/model-00001-of-000001.safetensors");
+  ASSERT_TRUE(f32.ok());
+  for (const char* dtype : {"q8", "q4"}) {
+    const std::string dir = root + "/" + dtype;
+    ASSERT_EQ(Synth(base_args + " --dtype " + dtype + " --out " + dir).rc, 0);
+    auto f = SafetensorsFile::Open(dir + "/model-00001-of-000001.safetensors");
+    ASSERT_TRUE(f.ok()) << f.status().message();
+    DType want;
+    ASSERT_TRUE(ParseQuantFormat(dtype, &want));
+    for (const char* name : {"language.model.layers.0.mlp.gate_proj.weight", "language.lm_head.weight",
+                             "language.model.layers.0.self_attn.q_proj.weight"}) {
+      const TensorView* w = (*f)->Find(name);
+      ASSERT_NE(w, nullptr) << name;
+      EXPECT_EQ(w->dtype, want) << name;
+      OwnedWeights owned;
+      const TensorView q = ConvertMatrix(*(*f32)->Find(name), want, &owned);
+      ASSERT_EQ(q.nbytes(), w->nbytes());
+      EXPECT_EQ(std::memcmp(q.data, w->data, q.nbytes()), 0) << name;
+    }
+    for (const char* name : {"language.model.embed_tokens.weight", "vision.blocks.0.mlp.fc2.weight"})
+      EXPECT_EQ((*f)->Find(name)->dtype, DType::kBF16) << name;
     auto m = DeepseekVL2::Load(dir);
     EXPECT_TRUE(m.ok()) << m.status().message();
   }

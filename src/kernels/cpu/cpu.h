@@ -42,5 +42,12 @@ void SwiGluColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& ga
                       const TensorView& up, int64_t j0, int64_t j1, float* out);
 void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                 float* y);
+// Block-quantized weights (q8_0 / q4_0): the numerics of ref::MatMulQ.
+void MatMulQGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                    float* y);
+void MatMulQAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                 float* y);
+void MatMulQAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                   float* y);
 
 }  // namespace dsvl2::kernels::cpu
