@@ -2,7 +2,6 @@
 #include <cstdio>
 #include <string>
 
-#include "base/thread_pool.h"
 #include "server/http_server.h"
 #include "tools/args.h"
 #include "tools/assets.h"
@@ -73,7 +72,7 @@ int RunServe(int argc, char** argv) {
     o->model_dir = assets + "/demo-model";
     std::fprintf(stderr, "dsvl2: no --model given: serving the bundled demo model, which has RANDOM weights.\n");
   }
-  if (threads > 0) ThreadPool::SetGlobalThreads(threads);
+  o->kernel_threads = threads;
   return server::RunServer(*o);
 }
 

@@ -464,6 +464,7 @@ bool Scheduler::Step() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.steps;
+    stats_.peak_running = std::max<int64_t>(stats_.peak_running, static_cast<int64_t>(plan.size()));
     stats_.generated_tokens += step_generated_;
     stats_.step_ms += step_ms;
     stats_.forward_ms += forward_ms;

@@ -104,6 +104,7 @@ struct SchedulerStats {
   // Gauges.
   int64_t queue_length = 0;         // waiting for vision or for admission
   int64_t running = 0;
+  int64_t peak_running = 0;         // most sequences in one step since the start
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_total = 0;
   // Time split of all steps so far (ms): step = bookkeeping + forward. vision_ms is the vision

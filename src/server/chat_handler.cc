@@ -49,9 +49,15 @@ struct Generation {
     cancel_sent = true;
   }
 
-  // Waits briefly for events; returns the newly emitted text. Cancels when the client is gone.
-  std::string Poll() {
-    std::string out;
+  // Waits briefly for events; returns the newly emitted text, one piece per token that completed
+  // some text (so a stream sends one chunk per token). Cancels when the client is gone.
+  std::vector<std::string> Poll() {
+    std::vector<std::string> out;
+    auto emit = [&](std::string piece) {
+      if (piece.empty()) return;
+      text += piece;
+      out.push_back(std::move(piece));
+    };
     queue->Wait(&batch, kPoll);
     for (TimedEvent& te : batch) {
       const SchedulerEvent& ev = te.event;
@@ -60,17 +66,15 @@ struct Generation {
         else metrics.ObserveInterToken(Seconds(last_token, te.at));
         any_token = true;
         last_token = te.at;
-        out += stop.Push(ev.text);
+        emit(stop.Push(ev.text));
       } else {
-        out += stop.Push(ev.text);
-        out += stop.Flush();
+        emit(stop.Push(ev.text) + stop.Flush());
         final_event = ev;
         done = true;
         metrics.ObserveRequestDuration(Seconds(arrived, te.at));
       }
       if (stop.matched()) Cancel();
     }
-    text += out;
     if (!done && PeerGone(conn_fd)) Cancel();
     return out;
   }
@@ -167,9 +171,10 @@ void ChatHandler::Handle(const httplib::Request& req, httplib::Response& res) {
           *sent_role = true;
           return write(SseData(ChunkJson(meta, {{"role", "assistant"}, {"content", ""}})));
         }
-        const std::string piece = gen->Poll();
+        const std::vector<std::string> pieces = gen->Poll();
         if (gen->cancel_sent && !gen->done && !gen->stop.matched()) return false;  // client gone
-        if (!piece.empty() && !write(SseData(ChunkJson(meta, {{"content", piece}})))) return false;
+        for (const std::string& piece : pieces)
+          if (!write(SseData(ChunkJson(meta, {{"content", piece}})))) return false;
         if (!gen->done) return true;
         const std::string reason = gen->FinishReason();
         if (reason.empty()) {

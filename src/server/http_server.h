@@ -16,6 +16,7 @@ struct ServerOptions {
   int port = 8080;                 // 0: any free port (the chosen one is logged)
   int64_t kv_cache_mb = 1024;
   SchedulerOptions scheduler;      // max_batch, chunk_size, max_queue
+  int kernel_threads = 0;          // ThreadPool::Global() size; 0: keep the default
   int http_threads = 128;          // connections served at once (each SSE stream holds one)
   int64_t max_body_bytes = 32 << 20;
   std::string api_key;             // "": no auth

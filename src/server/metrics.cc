@@ -78,6 +78,8 @@ std::string ServerMetrics::Render(const SchedulerStats& s, int64_t kv_block_byte
          s.vision_ms / 1e3);
   Scalar(&out, "dsvl2_queue_length", "gauge", "Requests waiting (for vision or admission).", s.queue_length);
   Scalar(&out, "dsvl2_running_sequences", "gauge", "Sequences in the running batch.", s.running);
+  Scalar(&out, "dsvl2_running_sequences_peak", "gauge", "Most sequences in one scheduler step since the start.",
+         s.peak_running);
   Scalar(&out, "dsvl2_kv_blocks_used", "gauge", "KV cache blocks in use.", s.kv_blocks_used);
   Scalar(&out, "dsvl2_kv_blocks_total", "gauge", "KV cache blocks in the pool.", s.kv_blocks_total);
   Scalar(&out, "dsvl2_kv_cache_usage_ratio", "gauge", "Share of KV cache blocks in use.",
