@@ -4,7 +4,7 @@
 // time per step (bookkeeping = step - forward) as a share of the step, from /metrics.
 //
 //   node bench/serve_bench.mjs --model DIR [--binary build/tools/dsvl2] [--threads N]
-//        [--clients 1,4,16] [--requests N] [--max-tokens N] [--image PNG] [--prompt TEXT]
+//        [--clients 1,4,16] [--requests N|N1,N4,N16] [--max-tokens N] [--image PNG] [--prompt TEXT]
 //        [--url http://host:port]   (target a running server instead of starting one)
 //        [--server-args "--kv-cache-mb 512 --chunk-size 256"] [--json OUT]
 //
@@ -26,7 +26,7 @@ function parseArgs(argv) {
     else if (k === '--binary') a.binary = take();
     else if (k === '--url') a.url = take();
     else if (k === '--clients') a.clients = take();
-    else if (k === '--requests') a.requests = Number(take());
+    else if (k === '--requests') a.requests = take().split(',').map(Number);  // one, or one per level
     else if (k === '--max-tokens') a.maxTokens = Number(take());
     else if (k === '--threads') a.threads = Number(take());
     else if (k === '--image') a.image = take();
@@ -108,14 +108,38 @@ async function one(base, a, k, stats) {
   }
 }
 
+// Quantile of a Prometheus histogram's increase between two /metrics snapshots (linear
+// interpolation inside the bucket, as histogram_quantile does), in ms.
+function histQuantile(m0, m1, name, q) {
+  const buckets = [];
+  for (const [k, v] of m1) {
+    const mm = k.match(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\}$`));
+    if (mm) buckets.push([mm[1] === '+Inf' ? Infinity : Number(mm[1]), v - (m0.get(k) ?? 0)]);
+  }
+  buckets.sort((x, y) => x[0] - y[0]);
+  const total = buckets.length ? buckets[buckets.length - 1][1] : 0;
+  if (!total) return NaN;
+  const rank = q * total;
+  let prevLe = 0, prevCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (le === Infinity) return 1000 * prevLe;
+      return 1000 * (prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1e-12, count - prevCount));
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return NaN;
+}
+
 const pct = (xs, p) => {
   if (!xs.length) return NaN;
   const s = [...xs].sort((x, y) => x - y);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
-async function level(base, a, clients, offset) {
-  const n = a.requests || Math.max(4, 2 * clients);
+async function level(base, a, clients, offset, index) {
+  const n = !a.requests ? Math.max(4, 2 * clients) : a.requests[Math.min(index, a.requests.length - 1)];
   const stats = { ttft: [], itl: [], tokens: 0 };
   const m0 = await metrics(base);
   let next = 0;
@@ -131,6 +155,11 @@ async function level(base, a, clients, offset) {
     clients, requests: n, seconds: secs, requests_per_s: n / secs, tokens_per_s: stats.tokens / secs,
     ttft_ms_p50: pct(stats.ttft, 50), ttft_ms_p99: pct(stats.ttft, 99),
     itl_ms_p50: pct(stats.itl, 50), itl_ms_p99: pct(stats.itl, 99),
+    server_ttft_ms_p50: histQuantile(m0, m1, 'dsvl2_time_to_first_token_seconds', 0.5),
+    server_ttft_ms_p99: histQuantile(m0, m1, 'dsvl2_time_to_first_token_seconds', 0.99),
+    server_itl_ms_p50: histQuantile(m0, m1, 'dsvl2_inter_token_latency_seconds', 0.5),
+    server_itl_ms_p99: histQuantile(m0, m1, 'dsvl2_inter_token_latency_seconds', 0.99),
+    peak_running: m1.get('dsvl2_running_sequences_peak'),
     steps: d('dsvl2_scheduler_steps_total'),
     step_ms_mean: (1000 * step) / d('dsvl2_scheduler_steps_total'),
     bookkeeping_share: d('dsvl2_scheduler_bookkeeping_seconds_total') / step,
@@ -147,20 +176,25 @@ try {
   await one(base, { ...a, maxTokens: 2 }, -1, { ttft: [], itl: [], tokens: 0 });  // warm-up
   const results = [];
   let offset = 0;
-  for (const c of a.clients) {
-    const r = await level(base, a, c, offset);
+  for (const [i, c] of a.clients.entries()) {
+    const r = await level(base, a, c, offset, i);
     offset += r.requests;
     results.push(r);
   }
   const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   console.log(`model ${a.model || a.url}; ${os.cpus().length} CPUs (${os.cpus()[0].model}); max_tokens ${a.maxTokens}` +
               `${a.image ? `; image ${path.basename(a.image)}` : ''}`);
-  console.log('clients requests  req/s   tok/s  TTFT p50/p99 ms   ITL p50/p99 ms  step ms  bookkeeping/step  forward/step');
+  console.log('Client-side TTFT/ITL (ITL: between SSE chunks; tokens that complete while the client is not\n' +
+              'scheduled arrive together), and the server-side histograms (per generated token):');
+  console.log('clients reqs  req/s   tok/s  TTFT p50/p99 ms    ITL p50/p99 ms  srv TTFT p50/p99  srv ITL p50/p99' +
+              '  step ms  bookkeeping/step  peak batch');
   for (const r of results)
-    console.log(`${String(r.clients).padStart(7)} ${String(r.requests).padStart(8)} ${f(r.requests_per_s, 2).padStart(6)} ` +
-                `${f(r.tokens_per_s).padStart(7)} ${(f(r.ttft_ms_p50) + '/' + f(r.ttft_ms_p99)).padStart(15)} ` +
-                `${(f(r.itl_ms_p50) + '/' + f(r.itl_ms_p99)).padStart(16)} ${f(r.step_ms_mean, 2).padStart(8)} ` +
-                `${(f(100 * r.bookkeeping_share, 2) + '%').padStart(17)} ${(f(100 * r.forward_share, 1) + '%').padStart(13)}`);
+    console.log(`${String(r.clients).padStart(7)} ${String(r.requests).padStart(4)} ${f(r.requests_per_s, 2).padStart(6)} ` +
+                `${f(r.tokens_per_s).padStart(7)} ${(f(r.ttft_ms_p50) + '/' + f(r.ttft_ms_p99)).padStart(16)} ` +
+                `${(f(r.itl_ms_p50) + '/' + f(r.itl_ms_p99)).padStart(17)} ` +
+                `${(f(r.server_ttft_ms_p50) + '/' + f(r.server_ttft_ms_p99)).padStart(16)} ` +
+                `${(f(r.server_itl_ms_p50) + '/' + f(r.server_itl_ms_p99)).padStart(16)} ${f(r.step_ms_mean, 2).padStart(8)} ` +
+                `${(f(100 * r.bookkeeping_share, 2) + '%').padStart(17)} ${String(r.peak_running).padStart(11)}`);
   if (a.json) fs.writeFileSync(a.json, JSON.stringify({ args: { ...a, imageUri: undefined }, results }, null, 2));
 } finally {
   if (server) await server.stop();
