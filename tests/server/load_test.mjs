@@ -103,3 +103,23 @@ test('32 clients x 3 streaming requests with disconnects', async () => {
   const r = await chat(server.base, request(0));
   assert.equal(r.json.choices[0].message.content, expected[0]);
 });
+
+test('a non-streaming client that disconnects is cancelled and its KV blocks freed', async () => {
+  const m0 = await metrics(server.base);
+  const ac = new AbortController();
+  const pending = fetch(`${server.base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'a long answer please' }], max_tokens: 3500 }),
+    signal: ac.signal,
+  });
+  // Wait until it is generating, then go away.
+  for (let t = 0; (await metrics(server.base)).get('dsvl2_running_sequences') === 0; ++t) {
+    assert.ok(t < 200, 'request never started');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  ac.abort();
+  await assert.rejects(pending, { name: 'AbortError' });
+  const m = await waitIdle(server.base);
+  assert.equal(m.get('dsvl2_requests_total{outcome="cancelled"}') - m0.get('dsvl2_requests_total{outcome="cancelled"}'), 1);
+  assert.ok(m.get('dsvl2_generated_tokens_total') - m0.get('dsvl2_generated_tokens_total') < 3500);
+});
