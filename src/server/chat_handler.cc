@@ -137,7 +137,7 @@ void ChatHandler::Handle(const httplib::Request& req, httplib::Response& res) {
   gen->conn_fd = FindConnectionFd(req.remote_addr, req.remote_port, req.local_port);
   auto id = scheduler_.Submit(std::move(prompt).value(), cr.gen, gen->queue->Callback());
   if (!id.ok()) {
-    const std::string& m = id.status().message();
+    const std::string m = id.status().message();  // a copy: status() returns a temporary
     if (m.find("queue is full") != std::string::npos || m.find("shutting down") != std::string::npos)
       return SendError(res, {503, m, "server_error", "overloaded", ""});
     return SendError(res, ApiError::BadRequest(m, "messages", "context_length_exceeded"));

@@ -123,3 +123,41 @@ test('a non-streaming client that disconnects is cancelled and its KV blocks fre
   assert.equal(m.get('dsvl2_requests_total{outcome="cancelled"}') - m0.get('dsvl2_requests_total{outcome="cancelled"}'), 1);
   assert.ok(m.get('dsvl2_generated_tokens_total') - m0.get('dsvl2_generated_tokens_total') < 3500);
 });
+
+test('past --max-queue new requests get 503, and the server recovers', async () => {
+  const s = await startServer(['--max-batch', '1', '--max-queue', '1', '--kv-cache-mb', '8']);
+  try {
+    const long = { messages: [{ role: 'user', content: 'long' }], max_tokens: 3500 };
+    const ac = new AbortController();
+    const first = fetch(`${s.base}/v1/chat/completions`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(long), signal: ac.signal });
+    for (let t = 0; (await metrics(s.base)).get('dsvl2_running_sequences') === 0; ++t) {
+      assert.ok(t < 200, 'first request never started');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const ac2 = new AbortController();
+    const second = fetch(`${s.base}/v1/chat/completions`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(long), signal: ac2.signal });
+    for (let t = 0; (await metrics(s.base)).get('dsvl2_queue_length') === 0; ++t) {
+      assert.ok(t < 200, 'second request never queued');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const third = await chat(s.base, { messages: [{ role: 'user', content: 'x' }], max_tokens: 2 });
+    assert.equal(third.status, 503, third.text);
+    assert.equal(third.json.error.type, 'server_error');
+    assert.match(third.json.error.message, /queue is full/);
+    ac.abort();
+    ac2.abort();
+    await assert.rejects(first, { name: 'AbortError' });
+    await assert.rejects(second, { name: 'AbortError' });
+    for (let t = 0; ; ++t) {
+      const m = await metrics(s.base);
+      if (m.get('dsvl2_running_sequences') === 0 && m.get('dsvl2_queue_length') === 0) break;
+      assert.ok(t < 500, 'server did not go idle');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal((await chat(s.base, { messages: [{ role: 'user', content: 'x' }], max_tokens: 2 })).status, 200);
+  } finally {
+    assert.equal(await s.stop(), 0, s.log());
+  }
+});
