@@ -87,6 +87,8 @@ int RunServer(const ServerOptions& o) {
   const int http_threads = std::max(4, o.http_threads);
   svr.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<size_t>(http_threads)); };
   svr.set_payload_max_length(static_cast<size_t>(o.max_body_bytes));
+  // Each SSE chunk is one small write: without TCP_NODELAY, Nagle + delayed ACK hold them ~40 ms.
+  svr.set_tcp_nodelay(true);
   svr.set_read_timeout(30, 0);
   svr.set_write_timeout(60, 0);
   svr.set_keep_alive_timeout(10);
