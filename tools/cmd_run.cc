@@ -11,6 +11,7 @@
 #include "base/thread_pool.h"
 #include "io/mapped_file.h"
 #include "io/png_write.h"
+#include "runtime/answer_boxes.h"
 #include "runtime/engine.h"
 #include "tools/args.h"
 #include "tools/assets.h"
@@ -211,11 +212,7 @@ int RunRun(int argc, char** argv) {
 
   // Grounding boxes refer to the last image of the request (as the official demo draws them).
   const Image* last = prompt->source_images.empty() ? nullptr : prompt->source_images.back();
-  GroundingParseOptions gopt;
-  gopt.image_index = last ? static_cast<int>(prompt->source_images.size()) - 1 : -1;
-  gopt.image_width = last ? last->width : 0;
-  gopt.image_height = last ? last->height : 0;
-  GroundingParseResult g = ParseGrounding(out.text, gopt);
+  GroundingParseResult g = ParseAnswerBoxes(prompt->source_images, out.text);
   for (const std::string& w : g.warnings) std::fprintf(stderr, "dsvl2: grounding: %s\n", w.c_str());
   if (!o.boxes_out.empty()) {
     if (!last) return Fail(Status::Error("--boxes-out needs an image"));
@@ -243,12 +240,7 @@ int RunRun(int argc, char** argv) {
   j["token_ids"] = out.token_ids;
   j["text"] = out.text;
   j["finish_reason"] = out.finish_reason;
-  json boxes = json::array();
-  for (const GroundingBox& b : g.boxes)
-    boxes.push_back({{"label", b.label}, {"image", b.image_index >= 0 ? json(b.image_index) : json(nullptr)},
-                     {"x1", b.x1}, {"y1", b.y1}, {"x2", b.x2}, {"y2", b.y2},
-                     {"raw", {b.raw_x1, b.raw_y1, b.raw_x2, b.raw_y2}}});
-  j["boxes"] = boxes;
+  j["boxes"] = BoxesToJson(g.boxes);
   j["timings"] = {{"preprocess_ms", out.timings.preprocess_ms}, {"vision_ms", out.timings.vision_ms},
                   {"prefill_ms", out.timings.prefill_ms}, {"decode_ms", out.timings.decode_ms},
                   {"prefill_tokens_per_s", prefill_s > 0 ? out.prompt_tokens / prefill_s : 0.0},

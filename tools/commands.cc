@@ -7,10 +7,12 @@ int RunRun(int argc, char** argv);
 int RunTokenize(int argc, char** argv);
 int RunSynth(int, char**);
 int RunQuantize(int, char**);
+int RunServe(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"run", "answer a prompt or conversation about images", &RunRun},
+      {"serve", "OpenAI-compatible HTTP server with continuous batching and a web page", &RunServe},
       {"inspect", "check a model directory and print its configuration", &RunInspect},
       {"tokenize", "encode text to token ids or decode ids (JSON)", &RunTokenize},
       {"synth", "write a random model with real shapes", &RunSynth},

@@ -33,6 +33,7 @@ struct Scheduler::Request {
   Clock::time_point submitted;
   bool admitted_once = false;
   bool embeds_ready = false;
+  std::string vision_error;               // set by the vision worker; finished at admission
   Tensor embeds;                          // [prompt, hidden]; kept for recompute after preemption
   std::unique_ptr<PagedSequenceKv> kv;    // null while waiting
   int64_t prefilled = 0;                  // tokens in kv (== kv->length())
@@ -60,15 +61,50 @@ Scheduler::Scheduler(Engine& engine, const SchedulerOptions& options)
   if (auto eos = engine_.tokenizer().eos_id()) eos_ids_.push_back(*eos);
   stats_.kv_blocks_total = pool_->num_blocks();
   thread_ = std::thread([this] { Loop(); });
+  vision_thread_ = std::thread([this] { VisionLoop(); });
 }
 
 Scheduler::~Scheduler() {
+  // The vision worker stops first (handing back the request it holds), then the scheduler thread
+  // cancels everything still queued or running.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_vision_ = true;
+  }
+  vision_wake_.notify_all();
+  vision_thread_.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
   thread_.join();
+}
+
+void Scheduler::VisionLoop() {
+  for (;;) {
+    RequestPtr r;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      vision_wake_.wait(lock, [&] { return stop_vision_ || !vision_queue_.empty(); });
+      if (stop_vision_) return;
+      r = std::move(vision_queue_.front());
+      vision_queue_.pop_front();
+      vision_busy_id_ = r->id;
+      vision_busy_cancelled_ = false;
+    }
+    Status st = r->params.max_new_tokens > 0 ? BuildEmbeds(r.get()) : Status::Ok();
+    if (!st.ok()) r->vision_error = st.message().empty() ? "vision encoder failed" : st.message();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.vision_ms += r->timings.vision_ms;
+      // Cancelled while encoding: the scheduler thread finishes it at its next step.
+      if (vision_busy_cancelled_) cancel_.insert(r->id);
+      vision_busy_id_ = 0;
+      waiting_.push_back(std::move(r));
+    }
+    wake_.notify_all();
+  }
 }
 
 StatusOr<uint64_t> Scheduler::Submit(PreparedPrompt prompt, GenerationParams params,
@@ -94,7 +130,7 @@ StatusOr<uint64_t> Scheduler::Submit(PreparedPrompt prompt, GenerationParams par
   r->submitted = Clock::now();
   std::lock_guard<std::mutex> lock(mu_);
   if (error.ok() && stop_) error = Status::Error("scheduler is shutting down");
-  if (error.ok() && static_cast<int64_t>(waiting_.size()) >= opt_.max_queue)
+  if (error.ok() && QueuedLocked() >= opt_.max_queue)
     error = Status::Error(StrFormat("request queue is full (%d waiting)", opt_.max_queue));
   if (!error.ok()) {
     ++stats_.requests_rejected;
@@ -102,11 +138,11 @@ StatusOr<uint64_t> Scheduler::Submit(PreparedPrompt prompt, GenerationParams par
   }
   r->id = next_id_++;
   const uint64_t id = r->id;
-  waiting_.push_back(std::move(r));
+  vision_queue_.push_back(std::move(r));
   ++active_;
   ++stats_.requests_submitted;
-  stats_.queue_length = static_cast<int64_t>(waiting_.size());
-  wake_.notify_all();
+  stats_.queue_length = QueuedLocked();
+  vision_wake_.notify_all();
   return id;
 }
 
@@ -126,7 +162,7 @@ void Scheduler::WaitIdle() {
 SchedulerStats Scheduler::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   SchedulerStats s = stats_;
-  s.queue_length = static_cast<int64_t>(waiting_.size());
+  s.queue_length = QueuedLocked();
   s.kv_blocks_total = pool_->num_blocks();
   s.kv_blocks_used = s.kv_blocks_total - pool_->free_blocks();
   return s;
@@ -150,6 +186,8 @@ void Scheduler::Loop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     waiting.swap(waiting_);
+    for (auto& r : vision_queue_) waiting.push_back(std::move(r));
+    vision_queue_.clear();
   }
   for (auto& r : running_) Finish(std::move(r), FinishReason::kCancelled);
   running_.clear();
@@ -164,12 +202,15 @@ void Scheduler::ApplyCancellations() {
     std::lock_guard<std::mutex> lock(mu_);
     ids.swap(cancel_);
     if (ids.empty()) return;
-    for (auto it = waiting_.begin(); it != waiting_.end();) {
-      if (ids.count((*it)->id)) {
-        from_queue.push_back(std::move(*it));
-        it = waiting_.erase(it);
-      } else {
-        ++it;
+    if (vision_busy_id_ != 0 && ids.count(vision_busy_id_)) vision_busy_cancelled_ = true;
+    for (auto* q : {&waiting_, &vision_queue_}) {
+      for (auto it = q->begin(); it != q->end();) {
+        if (ids.count((*it)->id)) {
+          from_queue.push_back(std::move(*it));
+          it = q->erase(it);
+        } else {
+          ++it;
+        }
       }
     }
   }
@@ -209,7 +250,7 @@ void Scheduler::Admit() {
       std::lock_guard<std::mutex> lock(mu_);
       if (waiting_.empty() || static_cast<int>(running_.size()) >= opt_.max_batch) return;
       Request* front = waiting_.front().get();
-      if (front->params.max_new_tokens > 0) {
+      if (front->params.max_new_tokens > 0 && front->vision_error.empty()) {
         const int64_t need = front->PrefillTarget() + 1;
         const int64_t blocks = (need + bs - 1) / bs;
         // Keep one spare block per running sequence so admission does not force preemptions.
@@ -243,13 +284,10 @@ void Scheduler::Admit() {
       Finish(std::move(r), FinishReason::kLength);
       continue;
     }
-    if (!r->embeds_ready) {
-      Status st = BuildEmbeds(r.get());
-      step_vision_ms_ += r->timings.vision_ms;
-      if (!st.ok()) {
-        Finish(std::move(r), FinishReason::kError, st.message());
-        continue;
-      }
+    if (!r->vision_error.empty() || !r->embeds_ready) {
+      Finish(std::move(r), FinishReason::kError,
+             r->vision_error.empty() ? "inputs_embeds missing" : r->vision_error);
+      continue;
     }
     running_.push_back(std::move(r));
   }
@@ -340,12 +378,11 @@ void Scheduler::Finish(RequestPtr r, FinishReason reason, const std::string& err
 void Scheduler::UpdateGauges() {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.running = static_cast<int64_t>(running_.size());
-  stats_.queue_length = static_cast<int64_t>(waiting_.size());
+  stats_.queue_length = QueuedLocked();
 }
 
 bool Scheduler::Step() {
   const auto t0 = Clock::now();
-  step_vision_ms_ = 0;
   step_generated_ = 0;
   ApplyCancellations();
   Admit();
@@ -427,13 +464,13 @@ bool Scheduler::Step() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.steps;
+    stats_.peak_running = std::max<int64_t>(stats_.peak_running, static_cast<int64_t>(plan.size()));
     stats_.generated_tokens += step_generated_;
     stats_.step_ms += step_ms;
     stats_.forward_ms += forward_ms;
-    stats_.vision_ms += step_vision_ms_;
-    stats_.bookkeeping_ms += step_ms - forward_ms - step_vision_ms_;
+    stats_.bookkeeping_ms += step_ms - forward_ms;
     stats_.running = static_cast<int64_t>(running_.size());
-    stats_.queue_length = static_cast<int64_t>(waiting_.size());
+    stats_.queue_length = QueuedLocked();
   }
   return true;
 }

@@ -17,8 +17,16 @@
 //    visible effect on its stream. Running sequences are never corrupted. A sequence that cannot
 //    grow even when it is alone (pool smaller than prompt + output) finishes with an error.
 //
-// Vision: the image encoder runs once per request at admission, on the scheduler thread, so it is
-// NOT yet off the decode path (a large image stalls one step for everyone).
+// Vision: a separate vision worker thread builds each request's inputs_embeds (image encoder once
+// per request, then the embedding merge) before the request enters the admission queue, so a
+// large image does not stall decode steps. Both threads run their kernels through
+// ThreadPool::Global(), whose ParallelFor admits one caller at a time (call_mu_): a vision kernel
+// call and a decode forward's kernel calls interleave at ParallelFor granularity. That is safe
+// (each call's task and ranges live on its caller's stack; the pool's shared state is guarded by
+// mu_ and call_mu_, and no kernel calls ParallelFor from inside a ParallelFor task), and it means
+// that decode slows down while an image is encoded but keeps producing tokens. Every callback
+// still runs on the scheduler thread (a request whose vision failed or that was cancelled while
+// being encoded is finished there).
 #pragma once
 
 #include <condition_variable>
@@ -94,11 +102,13 @@ struct SchedulerStats {
   uint64_t generated_tokens = 0;
   uint64_t steps = 0;
   // Gauges.
-  int64_t queue_length = 0;
+  int64_t queue_length = 0;         // waiting for vision or for admission
   int64_t running = 0;
+  int64_t peak_running = 0;         // most sequences in one step since the start
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_total = 0;
-  // Time split of all steps so far (ms): step = bookkeeping + vision + forward.
+  // Time split of all steps so far (ms): step = bookkeeping + forward. vision_ms is the vision
+  // worker's total (off the step path, overlapping steps).
   double step_ms = 0;
   double forward_ms = 0;
   double vision_ms = 0;
@@ -131,6 +141,7 @@ class Scheduler {
   using RequestPtr = std::unique_ptr<Request>;
 
   void Loop();
+  void VisionLoop();
   // One step; returns false when there was nothing to do.
   bool Step();
   void ApplyCancellations();
@@ -144,6 +155,9 @@ class Scheduler {
   bool SampleAndEmit(Request* r, float* logits);
   void Finish(RequestPtr r, FinishReason reason, const std::string& error = "");
   void UpdateGauges();
+  int64_t QueuedLocked() const {
+    return static_cast<int64_t>(waiting_.size() + vision_queue_.size()) + (vision_busy_id_ != 0 ? 1 : 0);
+  }
 
   Engine& engine_;
   SchedulerOptions opt_;
@@ -153,20 +167,25 @@ class Scheduler {
 
   // Owned by the scheduler thread only.
   std::vector<RequestPtr> running_;  // in admission order (oldest first)
-  double step_vision_ms_ = 0;
   uint64_t step_generated_ = 0;
   FinishReason pending_finish_ = FinishReason::kStop;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;     // new work, cancellation or stop
   std::condition_variable idle_;     // active_ dropped to zero
-  std::deque<RequestPtr> waiting_;   // guarded by mu_
+  std::deque<RequestPtr> vision_queue_;  // guarded by mu_: accepted, embeds not built yet
+  uint64_t vision_busy_id_ = 0;      // the request the vision worker holds (0: none)
+  bool vision_busy_cancelled_ = false;
+  bool stop_vision_ = false;
+  std::condition_variable vision_wake_;
+  std::deque<RequestPtr> waiting_;   // guarded by mu_: embeds ready, waiting for admission
   std::unordered_set<uint64_t> cancel_;
   uint64_t next_id_ = 1;
   int64_t active_ = 0;               // accepted and not yet finished
   bool stop_ = false;
   SchedulerStats stats_;             // guarded by mu_
   std::thread thread_;
+  std::thread vision_thread_;
 };
 
 }  // namespace dsvl2
