@@ -2,6 +2,7 @@
 // the MoE layer (router + routed experts + shared experts).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ class SwiGlu {
   // x: [T, hidden] -> y: [T, hidden]
   void Forward(const float* x, int64_t t, float* y) const;
   int64_t inter() const { return inter_; }
+  void VisitWeights(const std::function<void(const TensorView&)>& fn) const;
 
  private:
   int64_t hidden_ = 0, inter_ = 0;
@@ -37,6 +39,12 @@ class MoeLayer {
   void Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing = nullptr) const;
   // The official MoEGate for one row of router logits (exposed for tests).
   Routing Route(const float* logits) const;
+
+  int num_experts() const { return static_cast<int>(experts_.size()); }
+  // Bound weights of the router (gate + bias), routed expert `e`, and the shared experts.
+  void VisitRouter(const std::function<void(const TensorView&)>& fn) const;
+  void VisitExpert(int e, const std::function<void(const TensorView&)>& fn) const;
+  void VisitShared(const std::function<void(const TensorView&)>& fn) const;
 
  private:
   LanguageConfig cfg_;
