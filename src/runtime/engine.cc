@@ -14,6 +14,13 @@ double MsSince(std::chrono::steady_clock::time_point t0) {
 
 StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir,
                                                const EngineOptions& options) {
+  if (!options.weights.empty()) {
+    if (options.weights != "bf16" && options.weights != "q8" && options.weights != "q4")
+      return Status::Error("invalid argument: weights format '" + options.weights +
+                           "' (expected bf16, q8 or q4, or empty for as stored)");
+    return Status::Error("invalid argument: weights format '" + options.weights +
+                         "' is not supported by this build yet (load the checkpoint as stored)");
+  }
   std::unique_ptr<Engine> e(new Engine());
   ASSIGN_OR_RETURN(e->model_, DeepseekVL2::Load(model_dir));
   ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromModelDir(model_dir));

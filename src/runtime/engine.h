@@ -21,6 +21,9 @@ namespace dsvl2 {
 struct EngineOptions {
   int64_t kv_cache_mb = 1024;
   int kv_block_size = 16;
+  // Weight format to run with: "" = as stored in the checkpoint, or bf16 | q8 | q4 (converted at
+  // load time).
+  std::string weights;
 };
 
 // One message of a conversation with its decoded images (in the order of its <image> tags).
