@@ -6,6 +6,7 @@ int RunInspect(int argc, char** argv);
 int RunRun(int argc, char** argv);
 int RunTokenize(int argc, char** argv);
 int RunSynth(int, char**);
+int RunBench(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -13,6 +14,7 @@ const std::vector<Command>& Commands() {
       {"inspect", "check a model directory and print its configuration", &RunInspect},
       {"tokenize", "encode text to token ids or decode ids (JSON)", &RunTokenize},
       {"synth", "write a random model with real shapes", &RunSynth},
+      {"bench", "measure machine limits and the model's speed against them", &RunBench},
   };
   return kCommands;
 }
