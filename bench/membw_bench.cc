@@ -13,9 +13,12 @@ int main(int argc, char** argv) {
   size_t mb = 1024;
   int passes = 10, threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--mb")) mb = static_cast<size_t>(std::atoll(argv[i + 1]));
-    else if (!std::strcmp(argv[i], "--passes")) passes = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--mb"))
+      mb = static_cast<size_t>(std::atoll(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--passes"))
+      passes = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "usage: membw_bench [--mb N] [--passes N] [--threads N]\n");
       return 2;
@@ -32,7 +35,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "membw_bench: could not allocate %zu MiB\n", mb);
     return 1;
   }
-  std::printf("read bandwidth: %.2f GB/s (%zu MiB buffer, %d threads, best of %d passes)\n", gbs, mb, used,
-              passes);
+  std::printf("read bandwidth: %.2f GB/s (%zu MiB buffer, %d threads, best of %d passes)\n", gbs,
+              mb, used, passes);
   return 0;
 }

@@ -53,10 +53,10 @@ StatusOr<PrefillResult> BenchPrefill(const DeepseekV2& lm, KvPool* pool, int64_t
 
 struct DecodeResult {
   int batch = 0, steps = 0;
-  int64_t prompt_tokens = 0;                 // per sequence, prefilled before the timed steps
+  int64_t prompt_tokens = 0;  // per sequence, prefilled before the timed steps
   double seconds = 0, tokens_per_s = 0;
-  double bytes_per_step = 0;                 // mean weight bytes one step reads
-  double mean_routed_experts = 0;            // mean unique routed experts per MoE layer per step
+  double bytes_per_step = 0;       // mean weight bytes one step reads
+  double mean_routed_experts = 0;  // mean unique routed experts per MoE layer per step
   std::vector<double> step_seconds;
   std::vector<int64_t> step_bytes;
   // Filled by Roofline() once the bandwidth is known.
@@ -75,7 +75,7 @@ struct TtftResult {
   std::string image;  // "WxH"
   int tiles_w = 0, tiles_h = 0;
   int64_t prompt_tokens = 0;
-  double ms = 0;      // end to end: preprocess + vision + prefill + first token
+  double ms = 0;  // end to end: preprocess + vision + prefill + first token
   double preprocess_ms = 0, vision_ms = 0, prefill_ms = 0;
 };
 // A deterministic synthetic RGB image of the given size (gradients, shapes, noise).

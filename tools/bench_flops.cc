@@ -14,7 +14,8 @@ double LmForwardFlops(const LanguageConfig& c, int64_t past, int64_t n, int64_t 
   if (c.use_mla) {
     const double qh = c.qk_nope_head_dim + c.qk_rope_head_dim, lora = c.kv_lora_rank,
                  rope = c.qk_rope_head_dim, v = c.v_head_dim, nope = c.qk_nope_head_dim;
-    const double q = c.q_lora_rank > 0 ? d * c.q_lora_rank + c.q_lora_rank * heads * qh : d * heads * qh;
+    const double q =
+        c.q_lora_rank > 0 ? d * c.q_lora_rank + c.q_lora_rank * heads * qh : d * heads * qh;
     per_token += q + d * (lora + rope) + heads * nope * lora + heads * lora * v + heads * v * d;
     attn_per_key = heads * ((lora + rope) + lora);  // scores over [c_kv | k_pe], values over c_kv
   } else {
@@ -39,9 +40,10 @@ double LmForwardFlops(const LanguageConfig& c, int64_t past, int64_t n, int64_t 
 double VisionFlops(const Vl2Config& c, int64_t tiles) {
   const VisionConfig& v = c.vision_config;
   const double n = v.num_patches(), w = v.width, m = v.mlp_hidden(), p = v.patch_size;
-  double tile = 2 * n * (3 * p * p) * w;                              // patch embedding
-  tile += v.layers * 2 * (n * w * 3 * w + n * w * w + 2 * n * w * m   // qkv, proj, fc1 + fc2
-                          + 2 * n * n * w);                           // q·k and p·v, all heads
+  double tile = 2 * n * (3 * p * p) * w;  // patch embedding
+  tile += v.layers * 2 *
+          (n * w * 3 * w + n * w * w + 2 * n * w * m  // qkv, proj, fc1 + fc2
+           + 2 * n * n * w);                          // q·k and p·v, all heads
   const ProjectorConfig& pc = c.projector_config;
   const int r = pc.downsample_ratio, side = (v.grid() + r - 1) / r;
   const double tokens = static_cast<double>(side) * side;

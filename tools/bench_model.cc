@@ -135,7 +135,8 @@ void Roofline(double bandwidth_gbs, DecodeResult* r) {
   double seconds = 0;
   for (int64_t v : r->step_bytes) seconds += static_cast<double>(v) / (bandwidth_gbs * 1e9);
   r->roofline_tokens_per_s = seconds > 0 ? static_cast<double>(r->batch) * r->steps / seconds : 0;
-  r->fraction_of_roofline = r->roofline_tokens_per_s > 0 ? r->tokens_per_s / r->roofline_tokens_per_s : 0;
+  r->fraction_of_roofline =
+      r->roofline_tokens_per_s > 0 ? r->tokens_per_s / r->roofline_tokens_per_s : 0;
 }
 
 Image SyntheticImage(int width, int height) {
@@ -148,7 +149,8 @@ Image SyntheticImage(int width, int height) {
     for (int x = 0; x < width; ++x) {
       noise = noise * 1664525u + 1013904223u;
       const int n = static_cast<int>(noise >> 28);  // 0..15
-      const bool disc = std::hypot(x - width * 0.35, y - height * 0.5) < std::min(width, height) * 0.2;
+      const bool disc =
+          std::hypot(x - width * 0.35, y - height * 0.5) < std::min(width, height) * 0.2;
       const bool bar = (x / 32 + y / 32) % 7 == 0;
       uint8_t* p = &img.rgb[(static_cast<size_t>(y) * width + x) * 3];
       p[0] = static_cast<uint8_t>(disc ? 220 : (255 * x / std::max(1, width - 1)) ^ n);

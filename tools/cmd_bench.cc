@@ -41,13 +41,14 @@ struct Options {
   int64_t vision_tiles = 2;
   std::vector<std::pair<int, int>> images{{640, 480}, {1920, 1080}};
   size_t bandwidth_bytes = size_t{1} << 30;
-  int bandwidth_passes = 5;
-  double peak_seconds = 0.2;
-  int peak_repeats = 3;
+  int bandwidth_passes = 10;
+  double peak_seconds = 0.1;
+  int peak_repeats = 5;
   bool quick = false;
 };
 
-StatusOr<std::vector<int64_t>> ParseList(const std::string& flag, const std::string& s, int64_t max) {
+StatusOr<std::vector<int64_t>> ParseList(const std::string& flag, const std::string& s,
+                                         int64_t max) {
   std::vector<int64_t> out;
   size_t pos = 0;
   while (pos <= s.size()) {
@@ -56,8 +57,9 @@ StatusOr<std::vector<int64_t>> ParseList(const std::string& flag, const std::str
     char* end = nullptr;
     const long long v = std::strtoll(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || v < 1 || v > max)
-      return Status::Error(StrFormat("--%s: expected comma-separated integers in [1, %lld], got '%s'",
-                                     flag.c_str(), static_cast<long long>(max), s.c_str()));
+      return Status::Error(
+          StrFormat("--%s: expected comma-separated integers in [1, %lld], got '%s'", flag.c_str(),
+                    static_cast<long long>(max), s.c_str()));
     out.push_back(v);
     pos = comma + 1;
   }
@@ -74,7 +76,8 @@ StatusOr<std::vector<std::pair<int, int>>> ParseSizes(const std::string& s) {
     char tail = 0;
     if (std::sscanf(item.c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 1 || h < 1 || w > 16384 ||
         h > 16384)
-      return Status::Error("--images: expected comma-separated WIDTHxHEIGHT sizes (1..16384), got '" + s + "'");
+      return Status::Error(
+          "--images: expected comma-separated WIDTHxHEIGHT sizes (1..16384), got '" + s + "'");
     out.push_back({w, h});
     pos = comma + 1;
   }
@@ -103,13 +106,15 @@ StatusOr<Options> ParseOptions(int argc, char** argv) {
   o.model = a.Get("model");
   o.weights = a.Get("weights");
   o.format = a.Get("format", "text");
-  if (o.format != "text" && o.format != "json") return Status::Error("--format must be text or json");
+  if (o.format != "text" && o.format != "json")
+    return Status::Error("--format must be text or json");
   if (!o.weights.empty() && o.weights != "bf16" && o.weights != "q8" && o.weights != "q4")
     return Status::Error("--weights must be bf16, q8 or q4 (omit it to use the weights as stored)");
   ASSIGN_OR_RETURN(int64_t threads, a.GetInt("threads", 0, 0, 1024));
   o.threads = static_cast<int>(threads);
   if (a.Has("prompt-lengths")) {
-    ASSIGN_OR_RETURN(o.prompt_lengths, ParseList("prompt-lengths", a.Get("prompt-lengths"), 1 << 20));
+    ASSIGN_OR_RETURN(o.prompt_lengths,
+                     ParseList("prompt-lengths", a.Get("prompt-lengths"), 1 << 20));
   }
   if (a.Has("batches")) {
     ASSIGN_OR_RETURN(o.batches, ParseList("batches", a.Get("batches"), 4096));
@@ -146,29 +151,35 @@ void PrintText(const ordered_json& j) {
   const auto& m = j["machine"];
   std::printf("model        %s\n", j["model"].get<std::string>().c_str());
   std::printf("weights      %s\n", j["weights"].get<std::string>().c_str());
-  std::printf("machine      %s, %d cores, %d threads, kernels %s\n", m["cpu_model"].get<std::string>().c_str(),
-              m["cores"].get<int>(), m["threads"].get<int>(), m["isa"].get<std::string>().c_str());
-  std::printf("memory bandwidth   %s GB/s (read, all threads)\n", Fixed(j["memory_bandwidth_gbs"], 1).c_str());
+  std::printf("machine      %s, %d cores, %d threads, kernels %s\n",
+              m["cpu_model"].get<std::string>().c_str(), m["cores"].get<int>(),
+              m["threads"].get<int>(), m["isa"].get<std::string>().c_str());
+  std::printf("memory bandwidth   %s GB/s (read, all threads)\n",
+              Fixed(j["memory_bandwidth_gbs"], 1).c_str());
   for (const auto& [name, p] : j["peak_gflops"].items())
-    std::printf("peak %-18s %9s %s 1 thread, %9s all threads\n", name.c_str(), Fixed(p["one_thread"], 1).c_str(),
-                p["unit"].get<std::string>().c_str(), Fixed(p["all_threads"], 1).c_str());
+    std::printf("peak %-18s %9s %s 1 thread, %9s all threads\n", name.c_str(),
+                Fixed(p["one_thread"], 1).c_str(), p["unit"].get<std::string>().c_str(),
+                Fixed(p["all_threads"], 1).c_str());
   if (j.contains("vision"))
     std::printf("vision       %s tiles/s (%lld tiles, %s GFLOP/s, %s of peak)\n",
                 Fixed(j["vision_tiles_per_s"], 3).c_str(), j["vision"]["tiles"].get<long long>(),
-                Fixed(j["vision"]["gflops"], 1).c_str(), Fixed(j["vision"]["fraction_of_peak"], 3).c_str());
+                Fixed(j["vision"]["gflops"], 1).c_str(),
+                Fixed(j["vision"]["fraction_of_peak"], 3).c_str());
   for (const auto& p : j["prefill"])
-    std::printf("prefill %5lld tokens  %9s tok/s  %8s GFLOP/s  %s of peak\n", p["prompt_tokens"].get<long long>(),
-                Fixed(p["tokens_per_s"], 1).c_str(), Fixed(p["gflops"], 1).c_str(),
-                Fixed(p["fraction_of_peak"], 3).c_str());
+    std::printf("prefill %5lld tokens  %9s tok/s  %8s GFLOP/s  %s of peak\n",
+                p["prompt_tokens"].get<long long>(), Fixed(p["tokens_per_s"], 1).c_str(),
+                Fixed(p["gflops"], 1).c_str(), Fixed(p["fraction_of_peak"], 3).c_str());
   for (const auto& d : j["decode"])
     std::printf("decode batch %3d  %9s tok/s  roofline %9s tok/s  %s of roofline  (%s MB/step)\n",
                 d["batch"].get<int>(), Fixed(d["tokens_per_s"], 2).c_str(),
-                Fixed(d["roofline_tokens_per_s"], 2).c_str(), Fixed(d["fraction_of_roofline"], 3).c_str(),
+                Fixed(d["roofline_tokens_per_s"], 2).c_str(),
+                Fixed(d["fraction_of_roofline"], 3).c_str(),
                 Fixed(d["bytes_per_step"].get<double>() / 1e6, 1).c_str());
   for (const auto& t : j["ttft"])
     std::printf("ttft %-11s %9s ms  (%dx%d tiles, %lld tokens: vision %s ms, prefill %s ms)\n",
-                t["image"].get<std::string>().c_str(), Fixed(t["ms"], 0).c_str(), t["tiles"][0].get<int>(),
-                t["tiles"][1].get<int>(), t["prompt_tokens"].get<long long>(), Fixed(t["vision_ms"], 0).c_str(),
+                t["image"].get<std::string>().c_str(), Fixed(t["ms"], 0).c_str(),
+                t["tiles"][0].get<int>(), t["tiles"][1].get<int>(),
+                t["prompt_tokens"].get<long long>(), Fixed(t["vision_ms"], 0).c_str(),
                 Fixed(t["prefill_ms"], 0).c_str());
   std::printf("peak RSS     %s MB\n", Fixed(j["peak_rss_mb"], 0).c_str());
 }
@@ -184,9 +195,11 @@ int RunBench(int argc, char** argv) {
   Options o = std::move(opts_or).value();
   if (o.model.empty()) {
     const std::string assets = AssetsDir();
-    if (assets.empty()) return Fail(Status::Error("no --model given and the bundled demo model was not found"));
+    if (assets.empty())
+      return Fail(Status::Error("no --model given and the bundled demo model was not found"));
     o.model = assets + "/demo-model";
-    Progress("no --model given: benchmarking the bundled demo model (random weights, small shapes)");
+    Progress(
+        "no --model given: benchmarking the bundled demo model (random weights, small shapes)");
   }
   if (o.threads > 0) ThreadPool::SetGlobalThreads(o.threads);
   const auto start = std::chrono::steady_clock::now();
@@ -205,11 +218,13 @@ int RunBench(int argc, char** argv) {
   j["model"] = o.model;
   j["weights"] = o.weights.empty() ? StoredFormat(wb) : o.weights;
   const bench::MachineInfo mi = bench::ProbeMachine();
-  j["machine"] = {{"cpu_model", mi.cpu_model}, {"cores", mi.cores}, {"threads", mi.threads}, {"isa", mi.isa}};
-  j["weight_bytes"] = {{"embed", wb.embed}, {"attention", wb.attention}, {"dense_mlp", wb.dense_mlp},
-                       {"shared_experts", wb.shared_experts}, {"router", wb.router}, {"norms", wb.norms},
-                       {"lm_head", wb.lm_head}, {"routed_experts", wb.routed_total()}, {"total", wb.total()},
-                       {"by_dtype", wb.by_dtype}};
+  j["machine"] = {
+      {"cpu_model", mi.cpu_model}, {"cores", mi.cores}, {"threads", mi.threads}, {"isa", mi.isa}};
+  j["weight_bytes"] = {{"embed", wb.embed},         {"attention", wb.attention},
+                       {"dense_mlp", wb.dense_mlp}, {"shared_experts", wb.shared_experts},
+                       {"router", wb.router},       {"norms", wb.norms},
+                       {"lm_head", wb.lm_head},     {"routed_experts", wb.routed_total()},
+                       {"total", wb.total()},       {"by_dtype", wb.by_dtype}};
 
   // Model measurements first, so peak RSS is the model's and not the bandwidth buffer's.
   // A first prefill pages in the weights (untimed).
@@ -220,15 +235,19 @@ int RunBench(int argc, char** argv) {
   for (int64_t n : o.prompt_lengths) {
     Progress(StrFormat("prefill %lld tokens", static_cast<long long>(n)));
     auto r = bench::BenchPrefill(lm, engine.kv_pool(), n, 1000 + static_cast<uint64_t>(n));
-    if (!r.ok()) return Fail(r.status().WithContext(StrFormat("prefill of %lld tokens", static_cast<long long>(n))));
+    if (!r.ok())
+      return Fail(
+          r.status().WithContext(StrFormat("prefill of %lld tokens", static_cast<long long>(n))));
     prefill.push_back(*r);
   }
   std::vector<bench::DecodeResult> decode;
   for (int64_t b : o.batches) {
     Progress(StrFormat("decode batch %lld, %d steps", static_cast<long long>(b), o.decode_steps));
-    auto r = bench::BenchDecode(lm, engine.kv_pool(), static_cast<int>(b), o.decode_prompt, o.decode_steps,
-                                2000 + static_cast<uint64_t>(b));
-    if (!r.ok()) return Fail(r.status().WithContext(StrFormat("decode batch %lld", static_cast<long long>(b))));
+    auto r = bench::BenchDecode(lm, engine.kv_pool(), static_cast<int>(b), o.decode_prompt,
+                                o.decode_steps, 2000 + static_cast<uint64_t>(b));
+    if (!r.ok())
+      return Fail(
+          r.status().WithContext(StrFormat("decode batch %lld", static_cast<long long>(b))));
     decode.push_back(*r);
   }
   bench::VisionResult vision;
@@ -247,7 +266,8 @@ int RunBench(int argc, char** argv) {
 
   Progress("memory bandwidth");
   const double bw = mb::MeasureReadBandwidth(o.bandwidth_bytes, o.bandwidth_passes);
-  if (!(bw > 0)) return Fail(Status::Error("memory bandwidth measurement failed (buffer allocation?)"));
+  if (!(bw > 0))
+    return Fail(Status::Error("memory bandwidth measurement failed (buffer allocation?)"));
   Progress("peak multiply-add rates");
   const std::vector<mb::PeakResult> peaks = mb::MeasurePeaks(o.peak_seconds, o.peak_repeats);
   // The reference peak: f32 FMA on all threads with the active kernels' instruction set (the
@@ -259,40 +279,58 @@ int RunBench(int argc, char** argv) {
     if (p.name == want) ref_peak = p.all_threads, ref_name = p.name;
   if (ref_name.empty())
     for (const mb::PeakResult& p : peaks)
-      if (p.name.rfind("f32_fma_", 0) == 0 && p.all_threads > ref_peak) ref_peak = p.all_threads, ref_name = p.name;
+      if (p.name.rfind("f32_fma_", 0) == 0 && p.all_threads > ref_peak)
+        ref_peak = p.all_threads, ref_name = p.name;
 
   j["memory_bandwidth_gbs"] = bw;
   j["peak_gflops"] = ordered_json::object();
   for (const mb::PeakResult& p : peaks)
-    j["peak_gflops"][p.name] = {{"unit", p.unit}, {"one_thread", p.one_thread}, {"all_threads", p.all_threads},
+    j["peak_gflops"][p.name] = {{"unit", p.unit},
+                                {"one_thread", p.one_thread},
+                                {"all_threads", p.all_threads},
                                 {"threads", p.threads}};
   j["reference_peak"] = {{"kernel", ref_name}, {"gflops", ref_peak}};
   auto frac = [&](double gflops) { return ref_peak > 0 ? gflops / ref_peak : 0.0; };
   if (o.vision_tiles > 0) {
     j["vision_tiles_per_s"] = vision.tiles_per_s;
-    j["vision"] = {{"tiles", vision.tiles}, {"seconds", vision.seconds}, {"gflop", vision.gflop},
-                   {"gflops", vision.gflops}, {"fraction_of_peak", frac(vision.gflops)}};
+    j["vision"] = {{"tiles", vision.tiles},
+                   {"seconds", vision.seconds},
+                   {"gflop", vision.gflop},
+                   {"gflops", vision.gflops},
+                   {"fraction_of_peak", frac(vision.gflops)}};
   }
   j["prefill"] = ordered_json::array();
   for (const bench::PrefillResult& p : prefill)
-    j["prefill"].push_back({{"prompt_tokens", p.prompt_tokens}, {"tokens_per_s", p.tokens_per_s},
-                            {"seconds", p.seconds}, {"gflop", p.gflop}, {"gflops", p.gflops},
+    j["prefill"].push_back({{"prompt_tokens", p.prompt_tokens},
+                            {"tokens_per_s", p.tokens_per_s},
+                            {"seconds", p.seconds},
+                            {"gflop", p.gflop},
+                            {"gflops", p.gflops},
                             {"fraction_of_peak", frac(p.gflops)}});
   j["decode"] = ordered_json::array();
   for (bench::DecodeResult& d : decode) {
     bench::Roofline(bw, &d);
-    j["decode"].push_back({{"batch", d.batch}, {"steps", d.steps}, {"prompt_tokens", d.prompt_tokens},
-                           {"tokens_per_s", d.tokens_per_s}, {"roofline_tokens_per_s", d.roofline_tokens_per_s},
-                           {"fraction_of_roofline", d.fraction_of_roofline}, {"bytes_per_step", d.bytes_per_step},
-                           {"mean_routed_experts_per_layer", d.mean_routed_experts}, {"seconds", d.seconds}});
+    j["decode"].push_back({{"batch", d.batch},
+                           {"steps", d.steps},
+                           {"prompt_tokens", d.prompt_tokens},
+                           {"tokens_per_s", d.tokens_per_s},
+                           {"roofline_tokens_per_s", d.roofline_tokens_per_s},
+                           {"fraction_of_roofline", d.fraction_of_roofline},
+                           {"bytes_per_step", d.bytes_per_step},
+                           {"mean_routed_experts_per_layer", d.mean_routed_experts},
+                           {"seconds", d.seconds}});
   }
   j["ttft_ms"] = ordered_json::object();
   j["ttft"] = ordered_json::array();
   for (const bench::TtftResult& t : ttft) {
     j["ttft_ms"][t.image] = t.ms;
-    j["ttft"].push_back({{"image", t.image}, {"ms", t.ms}, {"tiles", {t.tiles_w, t.tiles_h}},
-                         {"prompt_tokens", t.prompt_tokens}, {"preprocess_ms", t.preprocess_ms},
-                         {"vision_ms", t.vision_ms}, {"prefill_ms", t.prefill_ms}});
+    j["ttft"].push_back({{"image", t.image},
+                         {"ms", t.ms},
+                         {"tiles", {t.tiles_w, t.tiles_h}},
+                         {"prompt_tokens", t.prompt_tokens},
+                         {"preprocess_ms", t.preprocess_ms},
+                         {"vision_ms", t.vision_ms},
+                         {"prefill_ms", t.prefill_ms}});
   }
   j["peak_rss_mb"] = peak_rss;
   j["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

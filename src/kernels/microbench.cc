@@ -18,9 +18,7 @@ double SecondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-bool HasAvx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+bool HasAvx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 bool HasAvx512() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl");
@@ -34,7 +32,8 @@ int64_t Calibrate(const PeakKernel& k, double seconds) {
     k.run(iters);
     const double s = SecondsSince(t0);
     if (s > seconds / 8 || iters > (int64_t{1} << 40))
-      return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(iters) * seconds / std::max(s, 1e-9)));
+      return std::max<int64_t>(
+          1, static_cast<int64_t>(static_cast<double>(iters) * seconds / std::max(s, 1e-9)));
     iters *= 2;
   }
 }

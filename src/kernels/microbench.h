@@ -15,8 +15,8 @@ namespace dsvl2::kernels::microbench {
 // One peak-rate loop: `run(iters)` executes iters iterations of an unrolled block of independent
 // multiply-adds on the calling thread and returns the operations done (a multiply-add counts 2).
 struct PeakKernel {
-  const char* name;   // f32_fma_avx2 | f32_fma_avx512 | bf16_dot_avx512 | int8_vnni_avx512
-  const char* unit;   // GFLOP/s, or GOP/s for int8
+  const char* name;  // f32_fma_avx2 | f32_fma_avx512 | bf16_dot_avx512 | int8_vnni_avx512
+  const char* unit;  // GFLOP/s, or GOP/s for int8
   double (*run)(int64_t iters);
 };
 

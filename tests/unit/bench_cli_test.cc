@@ -24,7 +24,8 @@ struct Result {
 
 Result RunBench(const std::string& args) {
   const std::string tmp = testing::MakeTempDir();
-  const std::string cmd = std::string(DSVL2_BINARY) + " bench " + args + " >" + tmp + "/out 2>" + tmp + "/err";
+  const std::string cmd =
+      std::string(DSVL2_BINARY) + " bench " + args + " >" + tmp + "/out 2>" + tmp + "/err";
   Result r;
   const int rc = std::system(cmd.c_str());
   r.rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -45,7 +46,8 @@ double Positive(const json& j, const std::string& key) {
 }
 
 void ExpectRel(double a, double b, const std::string& what) {
-  EXPECT_LE(std::fabs(a - b), 1e-9 * std::max(1.0, std::fabs(b))) << what << ": " << a << " vs " << b;
+  EXPECT_LE(std::fabs(a - b), 1e-9 * std::max(1.0, std::fabs(b)))
+      << what << ": " << a << " vs " << b;
 }
 
 // tiny-mha: d 64, 4 heads × 16, dense layer 0 (inter 160), MoE layers 1..2 (8 experts, k 3,
@@ -53,7 +55,8 @@ void ExpectRel(double a, double b, const std::string& what) {
 double TinyMhaPrefillFlops(double n) {
   const double d = 64, w = 64, keys = n * (n + 1) / 2;
   const double attn = 4 * d * w, dense = 3 * d * 160, moe = d * 8 + 3 * d * 32 * 3 + 3 * d * 32 * 2;
-  return 2 * (n * (attn + dense) + keys * 2 * w) + 2 * 2 * (n * (attn + moe) + keys * 2 * w) + 2 * d * 1024;
+  return 2 * (n * (attn + dense) + keys * 2 * w) + 2 * 2 * (n * (attn + moe) + keys * 2 * w) +
+         2 * d * 1024;
 }
 
 TEST(BenchCli, QuickJsonOnFixture) {
@@ -76,7 +79,9 @@ TEST(BenchCli, QuickJsonOnFixture) {
     Positive(p, "all_threads");
   }
   const double peak = Positive(j["reference_peak"], "gflops");
-  EXPECT_EQ(j["peak_gflops"][j["reference_peak"]["kernel"].get<std::string>()]["all_threads"].get<double>(), peak);
+  EXPECT_EQ(j["peak_gflops"][j["reference_peak"]["kernel"].get<std::string>()]["all_threads"]
+                .get<double>(),
+            peak);
 
   // Vision: 1 tile in quick mode.
   Positive(j, "vision_tiles_per_s");
@@ -91,7 +96,8 @@ TEST(BenchCli, QuickJsonOnFixture) {
     ExpectRel(Positive(p, "tokens_per_s"), n / s, "prefill tok/s");
     ExpectRel(Positive(p, "gflop"), TinyMhaPrefillFlops(n) / 1e9, "prefill GFLOP");
     ExpectRel(Positive(p, "gflops"), p["gflop"].get<double>() / s, "prefill GFLOP/s");
-    ExpectRel(Positive(p, "fraction_of_peak"), p["gflops"].get<double>() / peak, "prefill fraction");
+    ExpectRel(Positive(p, "fraction_of_peak"), p["gflops"].get<double>() / peak,
+              "prefill fraction");
   }
 
   // Weight bytes: batch 1 reads the non-routed weights, one embedding row and k=3 experts in
@@ -102,12 +108,14 @@ TEST(BenchCli, QuickJsonOnFixture) {
                             wb["norms"].get<double>() + wb["lm_head"].get<double>();
   ASSERT_EQ(j["decode"].size(), 2u);
   EXPECT_EQ(j["decode"][0]["batch"], 1);
-  EXPECT_EQ(j["decode"][0]["bytes_per_step"].get<double>(), non_routed + 64 * 2 + 2 * 3 * (3 * 64 * 32 * 2));
+  EXPECT_EQ(j["decode"][0]["bytes_per_step"].get<double>(),
+            non_routed + 64 * 2 + 2 * 3 * (3 * 64 * 32 * 2));
   for (const json& d : j["decode"]) {
     const double b = Positive(d, "batch"), bytes = Positive(d, "bytes_per_step");
     const double tps = Positive(d, "tokens_per_s"), roof = Positive(d, "roofline_tokens_per_s");
     EXPECT_GE(bytes, non_routed);
-    EXPECT_LE(bytes, non_routed + b * wb["embed"].get<double>() / 1024 + wb["routed_experts"].get<double>());
+    EXPECT_LE(bytes, non_routed + b * wb["embed"].get<double>() / 1024 +
+                         wb["routed_experts"].get<double>());
     ExpectRel(roof, b * bw * 1e9 / bytes, "roofline");
     ExpectRel(Positive(d, "fraction_of_roofline"), tps / roof, "fraction of roofline");
     ExpectRel(tps, b * d["steps"].get<double>() / Positive(d, "seconds"), "decode tok/s");
@@ -126,7 +134,8 @@ TEST(BenchCli, QuickJsonOnFixture) {
 }
 
 TEST(BenchCli, TextOutputAndOptions) {
-  Result r = RunBench("--model " + Fixture() + " --quick --threads 1 --prompt-lengths 8 --batches 2 "
+  Result r = RunBench("--model " + Fixture() +
+                      " --quick --threads 1 --prompt-lengths 8 --batches 2 "
                       "--decode-steps 2 --vision-tiles 0 --images 100x50");
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("memory bandwidth"), std::string::npos) << r.out;
@@ -138,8 +147,9 @@ TEST(BenchCli, TextOutputAndOptions) {
 }
 
 TEST(BenchCli, BadOptionsAreOneLineErrors) {
-  for (const char* args : {"--batches 0", "--batches 1,x", "--prompt-lengths ''", "--images 640by480",
-                           "--format xml", "--weights q3", "--decode-steps 0", "--bogus 1"}) {
+  for (const char* args :
+       {"--batches 0", "--batches 1,x", "--prompt-lengths ''", "--images 640by480", "--format xml",
+        "--weights q3", "--decode-steps 0", "--bogus 1"}) {
     Result r = RunBench("--model " + Fixture() + " " + args);
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
     EXPECT_NE(r.err.find("dsvl2 bench: "), std::string::npos) << args;

@@ -27,8 +27,9 @@ LmWeightBytes HandComputed(const LanguageConfig& c) {
   int64_t attn = 0;
   if (c.use_mla) {
     const int64_t qh = c.qk_nope_head_dim + c.qk_rope_head_dim;
-    attn += c.q_lora_rank > 0 ? (c.q_lora_rank * d + h * qh * c.q_lora_rank) * bf + c.q_lora_rank * 4
-                              : h * qh * d * bf;
+    attn += c.q_lora_rank > 0
+                ? (c.q_lora_rank * d + h * qh * c.q_lora_rank) * bf + c.q_lora_rank * 4
+                : h * qh * d * bf;
     attn += (c.kv_lora_rank + c.qk_rope_head_dim) * d * bf + c.kv_lora_rank * 4;  // kv_a + its norm
     attn += h * (c.qk_nope_head_dim + c.v_head_dim) * c.kv_lora_rank * bf;        // kv_b
     attn += d * h * c.v_head_dim * bf;                                            // o
@@ -43,7 +44,8 @@ LmWeightBytes HandComputed(const LanguageConfig& c) {
       w.dense_mlp += 3 * d * c.intermediate_size * bf;
       continue;
     }
-    w.router += c.n_routed_experts * d * bf + (c.topk_method == "noaux_tc" ? c.n_routed_experts * 4 : 0);
+    w.router +=
+        c.n_routed_experts * d * bf + (c.topk_method == "noaux_tc" ? c.n_routed_experts * 4 : 0);
     w.shared_experts += c.n_shared_experts * expert;
     w.routed.push_back(std::vector<int64_t>(static_cast<size_t>(c.n_routed_experts), expert));
   }
@@ -93,7 +95,8 @@ TEST_P(WeightBytesTest, DecodeStepReadsTheExpertsTheRowsUsed) {
     ForwardTrace trace;
     ASSERT_TRUE(lm.Forward(x1, {SeqSlice{&kv, 0, 1}}, {0}, &logits, &trace).ok());
     ASSERT_EQ(static_cast<int>(trace.used_experts.size()), moe_layers);
-    for (const auto& layer : trace.used_experts) EXPECT_EQ(static_cast<int>(layer.size()), c.num_experts_per_tok);
+    for (const auto& layer : trace.used_experts)
+      EXPECT_EQ(static_cast<int>(layer.size()), c.num_experts_per_tok);
     const int64_t non_routed = hand.attention + hand.dense_mlp + hand.shared_experts + hand.router +
                                hand.norms + hand.lm_head;
     EXPECT_EQ(w.StepBytes(1, trace.used_experts),

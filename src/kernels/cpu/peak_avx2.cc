@@ -25,7 +25,8 @@ double PeakF32FmaAvx2(int64_t iters) {
 uint64_t ReadAllAvx2(const void* p, size_t bytes) {
   const __m256i* v = static_cast<const __m256i*>(p);
   const size_t n = bytes / 32;
-  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+          a7 = a0;
   for (size_t i = 0; i + 8 <= n; i += 8) {
     a0 = _mm256_xor_si256(a0, _mm256_load_si256(v + i));
     a1 = _mm256_xor_si256(a1, _mm256_load_si256(v + i + 1));
@@ -36,8 +37,9 @@ uint64_t ReadAllAvx2(const void* p, size_t bytes) {
     a6 = _mm256_xor_si256(a6, _mm256_load_si256(v + i + 6));
     a7 = _mm256_xor_si256(a7, _mm256_load_si256(v + i + 7));
   }
-  __m256i s = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3)),
-                               _mm256_xor_si256(_mm256_xor_si256(a4, a5), _mm256_xor_si256(a6, a7)));
+  __m256i s =
+      _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3)),
+                       _mm256_xor_si256(_mm256_xor_si256(a4, a5), _mm256_xor_si256(a6, a7)));
   return static_cast<uint64_t>(_mm256_extract_epi64(s, 0) ^ _mm256_extract_epi64(s, 1) ^
                                _mm256_extract_epi64(s, 2) ^ _mm256_extract_epi64(s, 3));
 }
