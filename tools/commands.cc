@@ -8,6 +8,7 @@ int RunTokenize(int argc, char** argv);
 int RunSynth(int, char**);
 int RunQuantize(int, char**);
 int RunServe(int argc, char** argv);
+int RunBench(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -17,6 +18,7 @@ const std::vector<Command>& Commands() {
       {"tokenize", "encode text to token ids or decode ids (JSON)", &RunTokenize},
       {"synth", "write a random model with real shapes", &RunSynth},
       {"quantize", "write a copy of a model with q8/q4 block-quantized linear weights", &RunQuantize},
+      {"bench", "measure machine limits and the model's speed against them", &RunBench},
   };
   return kCommands;
 }

@@ -49,6 +49,11 @@ struct TensorView {
   std::vector<float> ToFloat() const;
 };
 
+// A float32 vector (norm weights, biases) as a 1-D view.
+inline TensorView VectorView(const std::vector<float>& v) {
+  return TensorView{DType::kF32, {static_cast<int64_t>(v.size())}, v.data()};
+}
+
 // Owning float32 tensor for activations. Shape comments follow PyTorch order.
 class Tensor {
  public:

@@ -3,6 +3,7 @@
 // (LlamaAttention, Tiny) and Multi-head Latent Attention (Small/Base), chosen by `use_mla`.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -17,6 +18,8 @@ class Attention {
  public:
   virtual ~Attention() = default;
   virtual void Bind(int layer, WeightBinder* binder) = 0;
+  // Calls fn on every bound weight (norm vectors as float32 views).
+  virtual void VisitWeights(const std::function<void(const TensorView&)>& fn) const = 0;
   // Floats per token per layer in the KV cache.
   virtual int64_t kv_row_width() const = 0;
   // h: [T, hidden] (after input_layernorm) -> out: [T, hidden]. Writes the cache rows of the

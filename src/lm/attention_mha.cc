@@ -26,6 +26,10 @@ class MhaAttention : public Attention {
     o_ = b->Matrix(pre + "o_proj.weight", {d, hd});
   }
 
+  void VisitWeights(const std::function<void(const TensorView&)>& fn) const override {
+    for (const TensorView* w : {&q_, &k_, &v_, &o_}) fn(*w);
+  }
+
   int64_t kv_row_width() const override { return 2LL * heads_ * hd_; }
 
   void Forward(const Tensor& h, const std::vector<SeqSlice>& seqs, int layer,

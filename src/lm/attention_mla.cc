@@ -40,6 +40,13 @@ class MlaAttention : public Attention {
     o_ = b->Matrix(pre + "o_proj.weight", {d, heads_ * vdim_});
   }
 
+  void VisitWeights(const std::function<void(const TensorView&)>& fn) const override {
+    for (const TensorView* w : {&q_, &q_a_, &q_b_, &kv_a_, &kv_b_, &o_})
+      if (w->valid()) fn(*w);
+    if (!q_a_norm_.empty()) fn(VectorView(q_a_norm_));
+    fn(VectorView(kv_a_norm_));
+  }
+
   int64_t kv_row_width() const override { return lora_ + rope_dim_; }
 
   void Forward(const Tensor& h, const std::vector<SeqSlice>& seqs, int layer,

@@ -31,6 +31,53 @@ void DeepseekV2::Bind(const LanguageConfig& cfg, WeightBinder* b) {
   lm_head_ = b->Matrix("language.lm_head.weight", {v, d});
 }
 
+int64_t LmWeightBytes::routed_total() const {
+  int64_t n = 0;
+  for (const auto& layer : routed)
+    for (int64_t b : layer) n += b;
+  return n;
+}
+
+int64_t LmWeightBytes::StepBytes(int64_t embed_rows,
+                                 const std::vector<std::vector<int>>& used_experts) const {
+  int64_t n = NonRouted() + embed_rows * embed_row;
+  for (size_t l = 0; l < used_experts.size() && l < routed.size(); ++l)
+    for (int e : used_experts[l]) n += routed[l][static_cast<size_t>(e)];
+  return n;
+}
+
+LmWeightBytes DeepseekV2::WeightBytes() const {
+  LmWeightBytes w;
+  auto into = [&w](int64_t* part) {
+    return [&w, part](const TensorView& v) {
+      const int64_t n = static_cast<int64_t>(v.nbytes());
+      *part += n;
+      w.by_dtype[DTypeName(v.dtype)] += n;
+    };
+  };
+  into(&w.embed)(embed_);
+  w.embed_row = embed_.valid() ? static_cast<int64_t>(embed_.Row(0).nbytes()) : 0;
+  auto norms = into(&w.norms);
+  for (const Layer& layer : layers_) {
+    norms(VectorView(layer.input_norm));
+    norms(VectorView(layer.post_norm));
+    layer.attn->VisitWeights(into(&w.attention));
+    if (!layer.moe) {
+      layer.dense.VisitWeights(into(&w.dense_mlp));
+      continue;
+    }
+    layer.experts.VisitRouter(into(&w.router));
+    layer.experts.VisitShared(into(&w.shared_experts));
+    std::vector<int64_t> per_expert(static_cast<size_t>(layer.experts.num_experts()), 0);
+    for (int e = 0; e < layer.experts.num_experts(); ++e)
+      layer.experts.VisitExpert(e, into(&per_expert[static_cast<size_t>(e)]));
+    w.routed.push_back(std::move(per_expert));
+  }
+  norms(VectorView(final_norm_));
+  into(&w.lm_head)(lm_head_);
+  return w;
+}
+
 Status DeepseekV2::Embed(const int32_t* ids, int64_t n, float* out) const {
   const int64_t d = cfg_.hidden_size;
   for (int64_t i = 0; i < n; ++i) {
@@ -66,13 +113,15 @@ Status DeepseekV2::Forward(const Tensor& embeds, const std::vector<SeqSlice>& se
   auto capture = [&](const float* row) {
     if (trace) trace->hidden.emplace_back(row, row + d);
   };
+  const bool capture_row = trace && trace->row >= 0 && trace->row < t;
   if (trace) {
     trace->hidden.clear();
     trace->experts.clear();
+    trace->used_experts.clear();
   }
   for (int l = 0; l < num_layers(); ++l) {
     const Layer& layer = layers_[static_cast<size_t>(l)];
-    if (trace) capture(x.row(trace->row));
+    if (capture_row) capture(x.row(trace->row));
     kernels::RmsNorm(x.data(), layer.input_norm.data(), t, d, eps, h.data());
     layer.attn->Forward(h, seqs, l, &y);
     kernels::Add(y.data(), t * d, x.data());
@@ -81,6 +130,13 @@ Status DeepseekV2::Forward(const Tensor& embeds, const std::vector<SeqSlice>& se
       std::vector<Routing> routing;
       layer.experts.Forward(h, &y, trace ? &routing : nullptr);
       if (trace) {
+        std::vector<int> used;
+        for (const Routing& r : routing) used.insert(used.end(), r.experts.begin(), r.experts.end());
+        std::sort(used.begin(), used.end());
+        used.erase(std::unique(used.begin(), used.end()), used.end());
+        trace->used_experts.push_back(std::move(used));
+      }
+      if (capture_row) {
         std::vector<int> ids = routing[static_cast<size_t>(trace->row)].experts;
         std::sort(ids.begin(), ids.end());
         trace->experts.push_back(std::move(ids));
@@ -98,7 +154,7 @@ Status DeepseekV2::Forward(const Tensor& embeds, const std::vector<SeqSlice>& se
   Tensor sel({r, d});
   for (int64_t i = 0; i < r; ++i) std::copy(x.row(logit_rows[i]), x.row(logit_rows[i]) + d, sel.row(i));
   kernels::RmsNorm(sel.data(), final_norm_.data(), r, d, eps, sel.data());
-  if (trace) {
+  if (capture_row) {
     std::vector<float> last(static_cast<size_t>(d));
     kernels::RmsNorm(x.row(trace->row), final_norm_.data(), 1, d, eps, last.data());
     trace->hidden.push_back(std::move(last));

@@ -19,6 +19,12 @@ void SwiGlu::Bind(const std::string& prefix, int64_t hidden, int64_t inter, Weig
   down_ = b->Matrix(prefix + "down_proj.weight", {hidden, inter});
 }
 
+void SwiGlu::VisitWeights(const std::function<void(const TensorView&)>& fn) const {
+  fn(gate_);
+  fn(up_);
+  fn(down_);
+}
+
 void SwiGlu::Forward(const float* x, int64_t t, float* y) const {
   Tensor g({t, inter_});
   kernels::SwiGlu(x, t, hidden_, gate_, up_, g.data());  // silu(gate(x)) * up(x)
@@ -39,6 +45,19 @@ void MoeLayer::Bind(const LanguageConfig& cfg, int layer, WeightBinder* b) {
   if (has_shared_)
     shared_.Bind(pre + "shared_experts.", d,
                  static_cast<int64_t>(cfg.moe_intermediate_size) * cfg.n_shared_experts, b);
+}
+
+void MoeLayer::VisitRouter(const std::function<void(const TensorView&)>& fn) const {
+  fn(gate_);
+  if (!score_bias_.empty()) fn(VectorView(score_bias_));
+}
+
+void MoeLayer::VisitExpert(int e, const std::function<void(const TensorView&)>& fn) const {
+  experts_[static_cast<size_t>(e)].VisitWeights(fn);
+}
+
+void MoeLayer::VisitShared(const std::function<void(const TensorView&)>& fn) const {
+  if (has_shared_) shared_.VisitWeights(fn);
 }
 
 namespace {

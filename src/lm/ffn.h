@@ -2,6 +2,7 @@
 // the MoE layer (router + routed experts + shared experts).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ class SwiGlu {
   const TensorView& gate() const { return gate_; }
   const TensorView& up() const { return up_; }
   const TensorView& down() const { return down_; }
+  void VisitWeights(const std::function<void(const TensorView&)>& fn) const;
 
  private:
   int64_t hidden_ = 0, inter_ = 0;
@@ -40,6 +42,12 @@ class MoeLayer {
   void Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing = nullptr) const;
   // The official MoEGate for one row of router logits (exposed for tests).
   Routing Route(const float* logits) const;
+
+  int num_experts() const { return static_cast<int>(experts_.size()); }
+  // Bound weights of the router (gate + bias), routed expert `e`, and the shared experts.
+  void VisitRouter(const std::function<void(const TensorView&)>& fn) const;
+  void VisitExpert(int e, const std::function<void(const TensorView&)>& fn) const;
+  void VisitShared(const std::function<void(const TensorView&)>& fn) const;
 
  private:
   // One expert (or the shared experts) applied to `rows` gathered input rows.
