@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake ninja-build pkg-config git
       libgtest-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
-      clang libclang-rt-14-dev libcpp-httplib-dev)
+      clang libclang-rt-14-dev libcpp-httplib-dev
+      chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -154,10 +154,12 @@ TEST(BenchCli, BadOptionsAreOneLineErrors) {
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
     EXPECT_NE(r.err.find("dsvl2 bench: "), std::string::npos) << args;
   }
-  // A weight format this build cannot convert to yet: a clear error, not a crash.
-  Result q = RunBench("--model " + Fixture() + " --weights q8 --quick");
-  EXPECT_EQ(q.rc, 1);
-  EXPECT_NE(q.err.find("weights format 'q8'"), std::string::npos) << q.err;
+  // Load-time quantization: the JSON names the format and its bytes per step shrink.
+  Result q = RunBench("--model " + Fixture() + " --weights q8 --quick --format json");
+  ASSERT_EQ(q.rc, 0) << q.err;
+  nlohmann::json jq = nlohmann::json::parse(q.out);
+  EXPECT_EQ(jq["weights"], "q8");
+  EXPECT_TRUE(jq["weight_bytes"]["by_dtype"].contains("Q8_0")) << jq["weight_bytes"].dump();
   Result missing = RunBench("--model /nonexistent/model --quick");
   EXPECT_EQ(missing.rc, 1);
   EXPECT_NE(missing.err.find("/nonexistent/model"), std::string::npos) << missing.err;
