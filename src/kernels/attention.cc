@@ -1,8 +1,12 @@
 #include "kernels/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/kernels.h"
 
 namespace dsvl2::kernels {
 
@@ -36,6 +40,105 @@ void AttendOne(const float* q, int dk, const KvSpan* spans, int num_spans, int64
   if (l > 0.0f) {
     const float inv = 1.0f / l;
     for (int d = 0; d < dv; ++d) out[d] *= inv;
+  }
+}
+
+namespace {
+
+// Calls fn(j, row) for key rows j in [0, n) of the spans.
+template <typename Fn>
+void ForEachKeyRow(const KvSpan* spans, int num_spans, int64_t row_stride, int64_t n, Fn&& fn) {
+  int64_t j = 0;
+  for (int s = 0; s < num_spans && j < n; ++s) {
+    const int64_t rows = std::min<int64_t>(spans[s].rows, n - j);
+    for (int64_t r = 0; r < rows; ++r, ++j) fn(j, spans[s].data + r * row_stride);
+  }
+}
+
+float* Grow(std::vector<float>* v, int64_t n) {
+  if (static_cast<int64_t>(v->size()) < n) v->resize(static_cast<size_t>(n));
+  return v->data();
+}
+
+// Rows per block of queries: bounds the score scratch and, with a causal mask, the work spent on
+// masked-out keys (each block multiplies against the keys its last row sees).
+int64_t BlockRows(int64_t m, int64_t n_keys, bool causal) {
+  if (causal) return 256;
+  return std::max<int64_t>(256, std::min<int64_t>(m, (int64_t{4} << 20) / std::max<int64_t>(n_keys, 1)));
+}
+
+}  // namespace
+
+void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpan* spans,
+                int num_spans, int64_t row_stride, int64_t k_offset, int64_t v_offset, int dv,
+                int64_t n_keys, int64_t causal_base, int64_t group, float scale, float* out,
+                int64_t out_stride) {
+  if (m <= 0) return;
+  const bool causal = causal_base >= 0;
+  group = std::max<int64_t>(group, 1);
+  auto keys_for_row = [&](int64_t r) {
+    return causal ? std::min<int64_t>(n_keys, causal_base + r / group + 1) : n_keys;
+  };
+  const int64_t k_all = keys_for_row(m - 1);
+  if (k_all <= 0) {
+    for (int64_t r = 0; r < m; ++r) std::fill(out + r * out_stride, out + r * out_stride + dv, 0.0f);
+    return;
+  }
+  thread_local std::vector<float> k_buf, vt_buf, q_buf, s_buf, o_buf;
+  // K[k_all, dk], contiguous: the "weight" of S = Q K^T.
+  float* kmat = Grow(&k_buf, k_all * dk);
+  ForEachKeyRow(spans, num_spans, row_stride, k_all, [&](int64_t j, const float* row) {
+    std::copy(row + k_offset, row + k_offset + dk, kmat + j * dk);
+  });
+  const int64_t block = BlockRows(m, k_all, causal);
+  for (int64_t r0 = 0; r0 < m; r0 += block) {
+    const int64_t rows = std::min(block, m - r0);
+    const int64_t kb = keys_for_row(r0 + rows - 1);
+    // Q block [rows, dk].
+    const float* qb = q + r0 * q_stride;
+    if (q_stride != dk) {
+      float* qs = Grow(&q_buf, rows * dk);
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy(qb + r * q_stride, qb + r * q_stride + dk, qs + r * dk);
+      qb = qs;
+    }
+    // S[rows, kb] = Q K^T.
+    float* sm = Grow(&s_buf, rows * kb);
+    MatMul(qb, rows, dk, TensorView{DType::kF32, {kb, dk}, kmat}, nullptr, sm);
+    // V^T[dv, kb]: the "weight" of O = P V.
+    float* vt = Grow(&vt_buf, static_cast<int64_t>(dv) * kb);
+    ForEachKeyRow(spans, num_spans, row_stride, kb, [&](int64_t j, const float* row) {
+      const float* v = row + v_offset;
+      for (int d = 0; d < dv; ++d) vt[d * kb + j] = v[d];
+    });
+    // P = softmax(scale * S) over each row's visible keys, zero beyond them.
+    ThreadPool::Global().ParallelFor(rows, 8, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        float* s = sm + r * kb;
+        const int64_t len = keys_for_row(r0 + r);
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t j = 0; j < len; ++j) mx = std::max(mx, s[j] *= scale);
+        float sum = 0.0f;
+        for (int64_t j = 0; j < len; ++j) {
+          const float p = std::exp(s[j] - mx);
+          s[j] = p;
+          sum += p;
+        }
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < len; ++j) s[j] *= inv;
+        std::fill(s + len, s + kb, 0.0f);
+      }
+    });
+    // O[rows, dv] = P V.
+    float* ob = out + r0 * out_stride;
+    if (out_stride == dv) {
+      MatMul(sm, rows, kb, TensorView{DType::kF32, {dv, kb}, vt}, nullptr, ob);
+    } else {
+      float* os = Grow(&o_buf, rows * dv);
+      MatMul(sm, rows, kb, TensorView{DType::kF32, {dv, kb}, vt}, nullptr, os);
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy(os + r * dv, os + (r + 1) * dv, ob + r * out_stride);
+    }
   }
 }
 

@@ -17,4 +17,21 @@ struct KvSpan {
 void AttendOne(const float* q, int dk, const KvSpan* spans, int num_spans, int64_t row_stride,
                int64_t k_offset, int64_t v_offset, int dv, int64_t n_keys, float scale, float* out);
 
+// Attention for m query rows against the same keys (vision, prefill), as matrix products with the
+// active kernel table: per block of rows, S = scale * Q K^T (MatMul, K gathered from the spans
+// into contiguous scratch), a row softmax, O = P V (MatMul against a gathered V^T).
+// Query row r is q + r*q_stride (dk floats), its output out + r*out_stride (dv floats). Non-causal
+// (causal_base < 0): every row sees the first n_keys keys. Causal: row r sees the first
+// causal_base + r/group + 1 keys (group = consecutive rows sharing one position, e.g. the heads of
+// one token when they share the keys as in MLA; 1 otherwise), clamped to n_keys. Same results as
+// AttendOne per row up to float rounding. Runs its own parallel regions on ThreadPool::Global():
+// call it from one thread, never inside a ParallelFor. Scratch is thread_local and reused.
+void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpan* spans,
+                int num_spans, int64_t row_stride, int64_t k_offset, int64_t v_offset, int dv,
+                int64_t n_keys, int64_t causal_base, int64_t group, float scale, float* out,
+                int64_t out_stride);
+
+// From this many query rows on, AttendMany beats per-row AttendOne.
+constexpr int64_t kAttendManyMinRows = 16;
+
 }  // namespace dsvl2::kernels

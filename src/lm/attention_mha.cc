@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "base/thread_pool.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
 #include "lm/attention.h"
@@ -60,6 +61,15 @@ class MhaAttention : public Attention {
       const int64_t len = s.kv->length();
       std::vector<kernels::KvSpan> spans;
       s.kv->Spans(layer, len + s.num_tokens, &spans);
+      if (s.num_tokens >= kernels::kAttendManyMinRows) {
+        // Prefill: per head, all new rows at once as matrix products; row i sees keys 0..len+i.
+        for (int hh = 0; hh < heads_; ++hh)
+          kernels::AttendMany(q.row(s.start_row) + hh * hd_, w, s.num_tokens, hd_, spans.data(),
+                              static_cast<int>(spans.size()), 2 * w, hh * hd_, w + hh * hd_, hd_,
+                              len + s.num_tokens, /*causal_base=*/len, /*group=*/1, scale,
+                              attn.row(s.start_row) + hh * hd_, w);
+        continue;
+      }
       ThreadPool::Global().ParallelFor(s.num_tokens * heads_, 4, [&](int64_t b, int64_t e) {
         for (int64_t idx = b; idx < e; ++idx) {
           const int64_t i = idx / heads_, hh = idx % heads_, row = s.start_row + i;

@@ -102,6 +102,16 @@ class MlaAttention : public Attention {
       const int64_t len = s.kv->length();
       std::vector<kernels::KvSpan> spans;
       s.kv->Spans(layer, len + s.num_tokens, &spans);
+      if (s.num_tokens >= kernels::kAttendManyMinRows) {
+        // Prefill: all heads share the latent keys, so the rows (token i, head h) of qcat form one
+        // [num_tokens * heads, lora + rope] query matrix; rows of token i see keys 0..len+i.
+        kernels::AttendMany(qcat.row(s.start_row), row_w, s.num_tokens * heads_,
+                            static_cast<int>(row_w), spans.data(), static_cast<int>(spans.size()),
+                            row_w, 0, 0, static_cast<int>(lora_), len + s.num_tokens,
+                            /*causal_base=*/len, /*group=*/heads_, scale, olat.row(s.start_row),
+                            lora_);
+        continue;
+      }
       ThreadPool::Global().ParallelFor(s.num_tokens * heads_, 2, [&](int64_t b, int64_t e) {
         for (int64_t idx = b; idx < e; ++idx) {
           const int64_t i = idx / heads_, hh = idx % heads_, row = s.start_row + i;

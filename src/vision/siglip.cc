@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "base/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
@@ -53,15 +52,16 @@ void SiglipVisionTower::BlockForward(const Block& blk, int64_t batch, Tensor* x)
   Tensor qkv({rows, 3 * w});  // per row: q | k | v, each head-major [heads, hd]
   kernels::MatMul(h.data(), rows, w, blk.qkv_w, blk.qkv_b.data(), qkv.data());
   Tensor attn({rows, w});
-  ThreadPool::Global().ParallelFor(batch * heads * n, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t b = idx / (heads * n), hh = (idx / n) % heads, i = idx % n;
-      const float* q = qkv.row(b * n + i) + hh * hd;
+  // attn[b, i, head] = softmax(scale * q_i K^T) V per image and head, as matrix products over all
+  // n queries at once (AttendMany runs its own parallel regions).
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int hh = 0; hh < heads; ++hh) {
       kernels::KvSpan span{qkv.row(b * n), n};
-      kernels::AttendOne(q, hd, &span, 1, 3 * w, w + hh * hd, 2 * w + hh * hd, hd, n, scale,
-                         attn.row(b * n + i) + hh * hd);
+      kernels::AttendMany(qkv.row(b * n) + hh * hd, 3 * w, n, hd, &span, 1, 3 * w, w + hh * hd,
+                          2 * w + hh * hd, hd, n, /*causal_base=*/-1, /*group=*/1, scale,
+                          attn.row(b * n) + hh * hd, w);
     }
-  });
+  }
   kernels::MatMul(attn.data(), rows, w, blk.proj_w, blk.proj_b.data(), h.data());
   kernels::Add(h.data(), rows * w, x->data());
 

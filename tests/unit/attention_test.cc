@@ -1,0 +1,79 @@
+// AttendMany (matrix-product attention for many query rows) against per-row AttendOne, on every
+// compiled kernel table, over awkward sizes, uneven spans, strides, causal masks and row groups.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/attention.h"
+#include "kernels/kernels.h"
+#include "test_util.h"
+
+namespace dsvl2::kernels {
+namespace {
+
+struct Case {
+  int64_t m;
+  int dk, dv;
+  int64_t n_keys, causal_base, group;
+};
+
+// Splits rows [0, total) of kv into spans of uneven sizes (as blocks of a paged cache would be).
+std::vector<KvSpan> UnevenSpans(const float* kv, int64_t total, int64_t stride) {
+  std::vector<KvSpan> spans;
+  const int64_t sizes[] = {5, 16, 1, 33, 7};
+  int64_t at = 0;
+  for (int i = 0; at < total; ++i) {
+    const int64_t n = std::min(sizes[i % 5], total - at);
+    spans.push_back({kv + at * stride, n});
+    at += n;
+  }
+  return spans;
+}
+
+TEST(Attention, AttendManyMatchesAttendOne) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.5f);
+  const Case cases[] = {
+      {1, 8, 8, 1, -1, 1},      {5, 7, 5, 3, -1, 1},       {17, 72, 72, 17, -1, 1},
+      {300, 72, 72, 300, -1, 1}, {40, 33, 9, 100, -1, 1},   {17, 16, 16, 17, 0, 1},
+      {300, 24, 20, 300, 0, 1},  {20, 24, 20, 50, 30, 1},   {48, 40, 32, 20, 4, 3},
+      {530, 13, 11, 200, 10, 3}, {16, 8, 8, 10, 100, 1},    {263, 128, 128, 263, 0, 1},
+  };
+  const KernelTable& saved = Active();
+  for (const KernelTable* table : AllSupported()) {
+    SetActive(table->isa);
+    for (const Case& c : cases) {
+      // KV rows [pad | k (dk) | gap | v (dv) | pad]; q and out rows with strides wider than dk/dv.
+      const int64_t k_off = 2, v_off = k_off + c.dk + 3, stride = v_off + c.dv + 1;
+      const int64_t q_stride = c.dk + 5, out_stride = c.dv + 4;
+      std::vector<float> kv(static_cast<size_t>(c.n_keys * stride)), q(static_cast<size_t>(c.m * q_stride));
+      for (float& v : kv) v = nd(rng);
+      for (float& v : q) v = nd(rng);
+      std::vector<KvSpan> spans = UnevenSpans(kv.data(), c.n_keys, stride);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+      std::vector<float> got(static_cast<size_t>(c.m * out_stride), NAN), want(got.size(), NAN);
+      AttendMany(q.data(), q_stride, c.m, c.dk, spans.data(), static_cast<int>(spans.size()), stride,
+                 k_off, v_off, c.dv, c.n_keys, c.causal_base, c.group, scale, got.data(), out_stride);
+      for (int64_t r = 0; r < c.m; ++r) {
+        const int64_t keys = c.causal_base < 0 ? c.n_keys
+                                               : std::min(c.n_keys, c.causal_base + r / c.group + 1);
+        AttendOne(q.data() + r * q_stride, c.dk, spans.data(), static_cast<int>(spans.size()),
+                  stride, k_off, v_off, c.dv, keys, scale, want.data() + r * out_stride);
+        testing::Diff d = testing::Compare(got.data() + r * out_stride, want.data() + r * out_stride,
+                                           static_cast<size_t>(c.dv));
+        ASSERT_LE(d.max_abs, 1e-5 * std::sqrt(static_cast<double>(c.dk)) * std::max(1.0, d.max_ref))
+            << IsaName(table->isa) << " m=" << c.m << " dk=" << c.dk << " dv=" << c.dv
+            << " n_keys=" << c.n_keys << " causal_base=" << c.causal_base << " group=" << c.group
+            << " row=" << r;
+        // The padding between output rows is left alone.
+        for (int64_t p = c.dv; p < out_stride && r + 1 < c.m; ++p)
+          ASSERT_TRUE(std::isnan(got[static_cast<size_t>(r * out_stride + p)]));
+      }
+    }
+  }
+  SetActive(saved.isa);
+}
+
+}  // namespace
+}  // namespace dsvl2::kernels
