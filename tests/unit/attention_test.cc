@@ -6,6 +6,7 @@
 #include <random>
 
 #include "kernels/attention.h"
+#include "kernels/cpu/attn.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -73,6 +74,33 @@ TEST(Attention, AttendManyMatchesAttendOne) {
     }
   }
   SetActive(saved.isa);
+}
+
+TEST(Attention, SoftmaxRowAvx512MatchesDouble) {
+  bool have = false;
+  for (const KernelTable* t : AllSupported()) have |= t->isa == Isa::kAvx512;
+  if (!have) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(3);
+  for (float spread : {0.1f, 5.0f, 60.0f, 400.0f}) {
+    std::normal_distribution<float> nd(0.0f, spread);
+    for (int64_t len : {1, 2, 15, 16, 17, 31, 33, 100, 729}) {
+      const int64_t n = len + 5;
+      std::vector<float> s(static_cast<size_t>(n));
+      for (float& v : s) v = nd(rng);
+      std::vector<float> in = s;
+      cpu::SoftmaxRowAvx512(s.data(), len, n, 0.7f);
+      // The scaled scores as the kernel rounds them (one float multiply), then exp in double.
+      for (float& v : in) v *= 0.7f;
+      double mx = -1e300, sum = 0;
+      for (int64_t j = 0; j < len; ++j) mx = std::max(mx, static_cast<double>(in[static_cast<size_t>(j)]));
+      for (int64_t j = 0; j < len; ++j) sum += std::exp(in[static_cast<size_t>(j)] - mx);
+      for (int64_t j = 0; j < n; ++j) {
+        const double want = j < len ? std::exp(in[static_cast<size_t>(j)] - mx) / sum : 0.0;
+        ASSERT_NEAR(s[static_cast<size_t>(j)], want, 2e-6 * want + 1e-9)
+            << "spread=" << spread << " len=" << len << " j=" << j;
+      }
+    }
+  }
 }
 
 }  // namespace
