@@ -65,7 +65,8 @@ float* Grow(std::vector<float>* v, int64_t n) {
 // masked-out keys (each block multiplies against the keys its last row sees).
 int64_t BlockRows(int64_t m, int64_t n_keys, bool causal) {
   if (causal) return 256;
-  return std::max<int64_t>(256, std::min<int64_t>(m, (int64_t{4} << 20) / std::max<int64_t>(n_keys, 1)));
+  return std::max<int64_t>(256,
+                           std::min<int64_t>(m, (int64_t{4} << 20) / std::max<int64_t>(n_keys, 1)));
 }
 
 }  // namespace
@@ -82,7 +83,8 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
   };
   const int64_t k_all = keys_for_row(m - 1);
   if (k_all <= 0) {
-    for (int64_t r = 0; r < m; ++r) std::fill(out + r * out_stride, out + r * out_stride + dv, 0.0f);
+    for (int64_t r = 0; r < m; ++r)
+      std::fill(out + r * out_stride, out + r * out_stride + dv, 0.0f);
     return;
   }
   thread_local std::vector<float> k_buf, vt_buf, q_buf, s_buf, o_buf;

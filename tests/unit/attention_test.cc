@@ -36,10 +36,10 @@ TEST(Attention, AttendManyMatchesAttendOne) {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.5f);
   const Case cases[] = {
-      {1, 8, 8, 1, -1, 1},      {5, 7, 5, 3, -1, 1},       {17, 72, 72, 17, -1, 1},
-      {300, 72, 72, 300, -1, 1}, {40, 33, 9, 100, -1, 1},   {17, 16, 16, 17, 0, 1},
-      {300, 24, 20, 300, 0, 1},  {20, 24, 20, 50, 30, 1},   {48, 40, 32, 20, 4, 3},
-      {530, 13, 11, 200, 10, 3}, {16, 8, 8, 10, 100, 1},    {263, 128, 128, 263, 0, 1},
+      {1, 8, 8, 1, -1, 1},       {5, 7, 5, 3, -1, 1},     {17, 72, 72, 17, -1, 1},
+      {300, 72, 72, 300, -1, 1}, {40, 33, 9, 100, -1, 1}, {17, 16, 16, 17, 0, 1},
+      {300, 24, 20, 300, 0, 1},  {20, 24, 20, 50, 30, 1}, {48, 40, 32, 20, 4, 3},
+      {530, 13, 11, 200, 10, 3}, {16, 8, 8, 10, 100, 1},  {263, 128, 128, 263, 0, 1},
   };
   const KernelTable& saved = Active();
   for (const KernelTable* table : AllSupported()) {
@@ -48,21 +48,23 @@ TEST(Attention, AttendManyMatchesAttendOne) {
       // KV rows [pad | k (dk) | gap | v (dv) | pad]; q and out rows with strides wider than dk/dv.
       const int64_t k_off = 2, v_off = k_off + c.dk + 3, stride = v_off + c.dv + 1;
       const int64_t q_stride = c.dk + 5, out_stride = c.dv + 4;
-      std::vector<float> kv(static_cast<size_t>(c.n_keys * stride)), q(static_cast<size_t>(c.m * q_stride));
+      std::vector<float> kv(static_cast<size_t>(c.n_keys * stride)),
+          q(static_cast<size_t>(c.m * q_stride));
       for (float& v : kv) v = nd(rng);
       for (float& v : q) v = nd(rng);
       std::vector<KvSpan> spans = UnevenSpans(kv.data(), c.n_keys, stride);
       const float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
       std::vector<float> got(static_cast<size_t>(c.m * out_stride), NAN), want(got.size(), NAN);
-      AttendMany(q.data(), q_stride, c.m, c.dk, spans.data(), static_cast<int>(spans.size()), stride,
-                 k_off, v_off, c.dv, c.n_keys, c.causal_base, c.group, scale, got.data(), out_stride);
+      AttendMany(q.data(), q_stride, c.m, c.dk, spans.data(), static_cast<int>(spans.size()),
+                 stride, k_off, v_off, c.dv, c.n_keys, c.causal_base, c.group, scale, got.data(),
+                 out_stride);
       for (int64_t r = 0; r < c.m; ++r) {
-        const int64_t keys = c.causal_base < 0 ? c.n_keys
-                                               : std::min(c.n_keys, c.causal_base + r / c.group + 1);
+        const int64_t keys =
+            c.causal_base < 0 ? c.n_keys : std::min(c.n_keys, c.causal_base + r / c.group + 1);
         AttendOne(q.data() + r * q_stride, c.dk, spans.data(), static_cast<int>(spans.size()),
                   stride, k_off, v_off, c.dv, keys, scale, want.data() + r * out_stride);
-        testing::Diff d = testing::Compare(got.data() + r * out_stride, want.data() + r * out_stride,
-                                           static_cast<size_t>(c.dv));
+        testing::Diff d = testing::Compare(got.data() + r * out_stride,
+                                           want.data() + r * out_stride, static_cast<size_t>(c.dv));
         ASSERT_LE(d.max_abs, 1e-5 * std::sqrt(static_cast<double>(c.dk)) * std::max(1.0, d.max_ref))
             << IsaName(table->isa) << " m=" << c.m << " dk=" << c.dk << " dv=" << c.dv
             << " n_keys=" << c.n_keys << " causal_base=" << c.causal_base << " group=" << c.group
@@ -92,7 +94,8 @@ TEST(Attention, SoftmaxRowAvx512MatchesDouble) {
       // The scaled scores as the kernel rounds them (one float multiply), then exp in double.
       for (float& v : in) v *= 0.7f;
       double mx = -1e300, sum = 0;
-      for (int64_t j = 0; j < len; ++j) mx = std::max(mx, static_cast<double>(in[static_cast<size_t>(j)]));
+      for (int64_t j = 0; j < len; ++j)
+        mx = std::max(mx, static_cast<double>(in[static_cast<size_t>(j)]));
       for (int64_t j = 0; j < len; ++j) sum += std::exp(in[static_cast<size_t>(j)] - mx);
       for (int64_t j = 0; j < n; ++j) {
         const double want = j < len ? std::exp(in[static_cast<size_t>(j)] - mx) / sum : 0.0;
