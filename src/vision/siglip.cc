@@ -41,17 +41,21 @@ void SiglipVisionTower::Bind(const VisionConfig& cfg, WeightBinder* b) {
   norm_b_ = b->Vector("vision.norm.bias", {w});
 }
 
-void SiglipVisionTower::BlockForward(const Block& blk, int64_t batch, Tensor* x) const {
+void SiglipVisionTower::BlockForward(const Block& blk, int64_t batch, Tensor* x,
+                                     Scratch* sc) const {
   const int64_t n = cfg_.num_patches(), w = cfg_.width, rows = batch * n;
   const int heads = cfg_.heads, hd = cfg_.width / cfg_.heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
   // x = x + proj(attn(norm1(x)))
-  Tensor h({rows, w});
+  Tensor& h = sc->h;
+  h.Resize({rows, w});
   kernels::LayerNorm(x->data(), blk.norm1_w.data(), blk.norm1_b.data(), rows, w, kLnEps, h.data());
-  Tensor qkv({rows, 3 * w});  // per row: q | k | v, each head-major [heads, hd]
+  Tensor& qkv = sc->qkv;
+  qkv.Resize({rows, 3 * w});  // per row: q | k | v, each head-major [heads, hd]
   kernels::MatMul(h.data(), rows, w, blk.qkv_w, blk.qkv_b.data(), qkv.data());
-  Tensor attn({rows, w});
+  Tensor& attn = sc->attn;
+  attn.Resize({rows, w});
   // attn[b, i, head] = softmax(scale * q_i K^T) V per image and head, as matrix products over all
   // n queries at once (AttendMany runs its own parallel regions).
   for (int64_t b = 0; b < batch; ++b) {
@@ -68,7 +72,8 @@ void SiglipVisionTower::BlockForward(const Block& blk, int64_t batch, Tensor* x)
   // x = x + fc2(gelu_tanh(fc1(norm2(x))))
   kernels::LayerNorm(x->data(), blk.norm2_w.data(), blk.norm2_b.data(), rows, w, kLnEps, h.data());
   const int64_t m = cfg_.mlp_hidden();
-  Tensor f({rows, m});
+  Tensor& f = sc->f;
+  f.Resize({rows, m});
   kernels::MatMul(h.data(), rows, w, blk.fc1_w, blk.fc1_b.data(), f.data());
   kernels::GeluTanh(f.data(), rows * m);
   kernels::MatMul(f.data(), rows, m, blk.fc2_w, blk.fc2_b.data(), h.data());
@@ -96,7 +101,8 @@ void SiglipVisionTower::Forward(const float* pixels, int64_t batch, Tensor* out)
   Tensor x({batch * n, w});
   kernels::MatMul(patches.data(), batch * n, pp, patch_w_, patch_b_.data(), x.data());
   for (int64_t b = 0; b < batch; ++b) kernels::Add(pos_embed_.data(), n * w, x.row(b * n));
-  for (const Block& blk : blocks_) BlockForward(blk, batch, &x);
+  Scratch scratch;  // reused by every block (no per-block allocation and zero-fill)
+  for (const Block& blk : blocks_) BlockForward(blk, batch, &x, &scratch);
   out->Resize({batch, n, w});
   kernels::LayerNorm(x.data(), norm_w_.data(), norm_b_.data(), batch * n, w, kLnEps, out->data());
 }

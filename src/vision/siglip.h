@@ -28,7 +28,11 @@ class SiglipVisionTower {
     TensorView qkv_w, proj_w, fc1_w, fc2_w;
     std::vector<float> qkv_b, proj_b, fc1_b, fc2_b;
   };
-  void BlockForward(const Block& blk, int64_t batch, Tensor* x) const;
+  // Activation buffers shared by the blocks of one Forward call.
+  struct Scratch {
+    Tensor h, qkv, attn, f;
+  };
+  void BlockForward(const Block& blk, int64_t batch, Tensor* x, Scratch* scratch) const;
 
   VisionConfig cfg_;
   TensorView patch_w_;  // [W, 3*p*p] (conv weight [W,3,p,p] flattened)
