@@ -68,6 +68,7 @@ StatusOr<std::vector<int64_t>> ParseList(const std::string& flag, const std::str
 
 StatusOr<std::vector<std::pair<int, int>>> ParseSizes(const std::string& s) {
   std::vector<std::pair<int, int>> out;
+  if (s.empty()) return out;  // --images '': skip the time-to-first-token part
   size_t pos = 0;
   while (pos <= s.size()) {
     const size_t comma = std::min(s.find(',', pos), s.size());

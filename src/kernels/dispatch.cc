@@ -12,14 +12,18 @@ namespace dsvl2::kernels {
 namespace {
 
 const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed, &ref::MatMulCols,
-                           &ref::SwiGluCols, &ref::MatMulQ};
+                           &ref::SwiGluCols, &ref::MatMulQ, &ref::QuantizeActs,
+                           &ref::MatMulQCols};
 const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric,
                                &cpu::MatMulColsGeneric, &cpu::SwiGluColsGeneric,
-                               &cpu::MatMulQGeneric};
+                               &cpu::MatMulQGeneric, &cpu::QuantizeActsGeneric,
+                               &cpu::MatMulQColsGeneric};
 const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric,
-                            &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2, &cpu::MatMulQAvx2};
+                            &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2, &cpu::MatMulQAvx2, &cpu::QuantizeActsGeneric,
+                            &cpu::MatMulQColsGeneric};
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
-                              &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512};
+                              &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx512,
+                              &cpu::MatMulQColsAvx512};
 
 bool Supported(Isa isa) {
   switch (isa) {

@@ -36,6 +36,28 @@ using MatMulColsFn = void (*)(const float* x, int64_t m, int64_t k, const Tensor
 using SwiGluColsFn = void (*)(const float* x, int64_t m, int64_t k, const TensorView& gate,
                               const TensorView& up, int64_t j0, int64_t j1, float* out);
 
+// Input rows quantized once for block-quantized products by column range (QuantizeActsFn), then
+// read by any number of MatMulQColsFn calls (e.g. every column block of every chosen expert, from
+// one parallel region). The layout is private to the kernel set that filled it (`layout`).
+struct QuantActs {
+  int64_t m = 0, k = 0;
+  DType wtype = DType::kQ8_0;  // the weight format the rows were laid out for
+  int layout = 0;              // which kernel set filled it (checked by the column kernels)
+  int64_t kp = 0, groups = 0;  // padded k and 128-wide groups (AVX-512 layout)
+  std::vector<int8_t> q;
+  std::vector<int32_t> init;
+  std::vector<float> scale;
+};
+
+// Quantizes x[m, k] (k a multiple of 32) for weights of format wtype, on the calling thread.
+using QuantizeActsFn = void (*)(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a);
+
+// Columns [j0, j1) of y[m, n] = x · w^T for block-quantized w [n, k] (no bias; row stride of y is
+// n), with x as quantized by the same table's quantize_acts; on the calling thread. The numerics
+// of matmul_q.
+using MatMulQColsFn = void (*)(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1,
+                               float* y);
+
 struct KernelTable {
   Isa isa = Isa::kRef;
   MatMulFn matmul = nullptr;
@@ -45,6 +67,8 @@ struct KernelTable {
   // Same contract as `matmul` for block-quantized w (q8_0 / q4_0, k a multiple of 32): x is
   // quantized per 32-block to int8 and block dots are integer (docs/FORMATS.md).
   MatMulFn matmul_q = nullptr;
+  QuantizeActsFn quantize_acts = nullptr;
+  MatMulQColsFn matmul_q_cols = nullptr;
 };
 
 // The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512 if set).
@@ -74,6 +98,11 @@ inline void SwiGluCols(const float* x, int64_t m, int64_t k, const TensorView& g
                        const TensorView& up, int64_t j0, int64_t j1, float* out) {
   Active().swiglu_cols(x, m, k, gate, up, j0, j1, out);
 }
+
+// Columns [j0, j1) of out[m, n] = silu(x · gate^T) * (x · up^T) for block-quantized gate and up
+// (x quantized once by t.quantize_acts), with table t on the calling thread.
+void SwiGluQCols(const KernelTable& t, const QuantActs& a, const TensorView& gate, const TensorView& up, int64_t j0,
+                 int64_t j1, float* out);
 
 // out[m, n] = silu(x · gate^T) * (x · up^T) with table t, on the thread pool: few rows use the
 // fused single pass (swiglu_cols), many rows two GEMMs and one silu-multiply pass.

@@ -32,4 +32,15 @@ void SwiGluWith(const KernelTable& t, const float* x, int64_t m, int64_t k, cons
                                    });
 }
 
+void SwiGluQCols(const KernelTable& t, const QuantActs& a, const TensorView& gate,
+                 const TensorView& up, int64_t j0, int64_t j1, float* out) {
+  const int64_t n = gate.dim(0);
+  thread_local std::vector<float> u;
+  if (u.size() < static_cast<size_t>(a.m * n)) u.resize(static_cast<size_t>(a.m * n));
+  t.matmul_q_cols(a, gate, j0, j1, out);
+  t.matmul_q_cols(a, up, j0, j1, u.data());
+  for (int64_t i = 0; i < a.m; ++i)
+    SiluMul(out + i * n + j0, u.data() + i * n + j0, j1 - j0, out + i * n + j0);
+}
+
 }  // namespace dsvl2::kernels

@@ -121,8 +121,14 @@ Routing MoeLayer::Route(const float* logits) const {
   return r;
 }
 
+namespace {
+// Whether an MLP can join RunBatched: gate and up both float or both block-quantized.
+bool Batchable(const SwiGlu& mlp) { return IsQuantized(mlp.gate().dtype) == IsQuantized(mlp.up().dtype); }
+}  // namespace
+
 void MoeLayer::RunBatched(const std::vector<Job>& jobs, int64_t hidden) {
   if (jobs.empty()) return;
+  const kernels::KernelTable& kt = kernels::Active();
   constexpr int64_t kCols = 16;  // columns per work unit
   // Work units: blocks of kCols columns of every job's output, numbered job after job.
   auto run = [&](auto cols_of, auto body) {
@@ -133,18 +139,39 @@ void MoeLayer::RunBatched(const std::vector<Job>& jobs, int64_t hidden) {
       for (int64_t u = u0; u < u1; ++u) {
         while (u >= first[j + 1]) ++j;
         const int64_t c0 = (u - first[j]) * kCols;
-        body(jobs[j], c0, std::min(cols_of(jobs[j]), c0 + kCols));
+        body(j, c0, std::min(cols_of(jobs[j]), c0 + kCols));
       }
     });
   };
+  // Block-quantized products read inputs quantized once per job (few rows: on this thread).
+  // (The pool's threads must see this thread's buffers: name them through references.)
+  thread_local std::vector<kernels::QuantActs> xq_buf, hq_buf;
+  std::vector<kernels::QuantActs>& xq = xq_buf;
+  std::vector<kernels::QuantActs>& hq = hq_buf;
+  if (xq.size() < jobs.size()) xq.resize(jobs.size());
+  if (hq.size() < jobs.size()) hq.resize(jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j)
+    if (IsQuantized(jobs[j].mlp->gate().dtype))
+      kt.quantize_acts(jobs[j].x, jobs[j].rows, hidden, jobs[j].mlp->gate().dtype, &xq[j]);
   // h = silu(gate(x)) * up(x) for every job, then out = down(h).
   run([](const Job& jb) { return jb.mlp->inter(); },
-      [&](const Job& jb, int64_t c0, int64_t c1) {
-        kernels::SwiGluCols(jb.x, jb.rows, hidden, jb.mlp->gate(), jb.mlp->up(), c0, c1, jb.h);
+      [&](size_t j, int64_t c0, int64_t c1) {
+        const Job& jb = jobs[j];
+        if (IsQuantized(jb.mlp->gate().dtype))
+          kernels::SwiGluQCols(kt, xq[j], jb.mlp->gate(), jb.mlp->up(), c0, c1, jb.h);
+        else
+          kernels::SwiGluCols(jb.x, jb.rows, hidden, jb.mlp->gate(), jb.mlp->up(), c0, c1, jb.h);
       });
+  for (size_t j = 0; j < jobs.size(); ++j)
+    if (IsQuantized(jobs[j].mlp->down().dtype))
+      kt.quantize_acts(jobs[j].h, jobs[j].rows, jobs[j].mlp->inter(), jobs[j].mlp->down().dtype, &hq[j]);
   run([&](const Job&) { return hidden; },
-      [&](const Job& jb, int64_t c0, int64_t c1) {
-        kernels::MatMulCols(jb.h, jb.rows, jb.mlp->inter(), jb.mlp->down(), c0, c1, jb.out);
+      [&](size_t j, int64_t c0, int64_t c1) {
+        const Job& jb = jobs[j];
+        if (IsQuantized(jb.mlp->down().dtype))
+          kt.matmul_q_cols(hq[j], jb.mlp->down(), c0, c1, jb.out);
+        else
+          kernels::MatMulCols(jb.h, jb.rows, jb.mlp->inter(), jb.mlp->down(), c0, c1, jb.out);
       });
 }
 
@@ -165,19 +192,21 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
   // after another; the rest (all of them in decode) together with the shared experts, if they
   // also see few rows, run as one batch of jobs (RunBatched). The weighted sum is in float32, in
   // expert order, then the shared experts' output is added.
-  // Block-quantized experts have no column-range kernel: they all take the per-expert path
-  // (SwiGlu::Forward -> matmul_q, which quantizes each expert's activations once).
-  const bool quantized = IsQuantized(experts_.front().gate().dtype);
-  const int64_t many = quantized ? 1 : 16;
+  // Block-quantized experts join the batch too (their inputs quantized once per job); an MLP with
+  // one float and one quantized gate/up matrix takes the per-expert path.
+  constexpr int64_t kMany = 16;
+  auto is_small = [&](int64_t ex, int64_t n) {
+    return n > 0 && n < kMany && Batchable(experts_[static_cast<size_t>(ex)]);
+  };
   int64_t small_rows = 0, small_h = 0;
   for (int64_t ex = 0; ex < e; ++ex) {
     const int64_t n = static_cast<int64_t>(by_expert[static_cast<size_t>(ex)].size());
-    if (n > 0 && n < many) {
+    if (is_small(ex, n)) {
       small_rows += n;
       small_h += n * experts_[static_cast<size_t>(ex)].inter();
     }
   }
-  const bool shared_small = has_shared_ && t < many && !quantized;
+  const bool shared_small = has_shared_ && t < kMany && Batchable(shared_);
   if (shared_small) small_h += t * shared_.inter();
   Tensor xin({small_rows, d}), hbuf({std::max<int64_t>(small_h, 1)}),
       xout({small_rows + (shared_small ? t : 0), d});
@@ -187,7 +216,7 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
   for (int64_t ex = 0; ex < e; ++ex) {
     const auto& toks = by_expert[static_cast<size_t>(ex)];
     const int64_t n = static_cast<int64_t>(toks.size());
-    if (n == 0 || n >= many) continue;
+    if (!is_small(ex, n)) continue;
     for (int64_t j = 0; j < n; ++j) std::copy(x.row(toks[j].first), x.row(toks[j].first) + d, xin.row(row + j));
     const SwiGlu& mlp = experts_[static_cast<size_t>(ex)];
     jobs.push_back({&mlp, xin.row(row), n, hbuf.data() + hoff, xout.row(row)});
@@ -206,7 +235,7 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
     if (toks.empty()) continue;
     const int64_t n = static_cast<int64_t>(toks.size());
     const float* out;
-    if (n < many) {
+    if (is_small(ex, n)) {
       out = xout.row(out_row[static_cast<size_t>(ex)]);
     } else {
       big_in.Resize({n, d});

@@ -9,6 +9,7 @@
 #include "base/half.h"
 #include "base/quant.h"
 #include "kernels/kernels.h"
+#include "kernels/ops.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
@@ -179,6 +180,62 @@ TEST(Quant, MatMulMatchesReferenceEveryIsa) {
                 ASSERT_LE(std::fabs(got[o] - want[o]), 1e-5 * mag + 1e-6)
                     << kernels::IsaName(table->isa) << " " << QuantFormatName(t) << " m=" << m
                     << " n=" << n << " k=" << k << " at (" << i << "," << j << "): " << got[o] << " vs " << want[o];
+              }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Column ranges over activations quantized once (quantize_acts + matmul_q_cols, and SwiGluQCols)
+// on every ISA: the same numerics as matmul_q (and the reference), nothing written outside
+// [j0, j1).
+TEST(Quant, ColsMatchReferenceEveryIsa) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const kernels::KernelTable* table : kernels::AllSupported()) {
+    for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+      for (int64_t k : {32, 96, 160, 1280}) {
+        for (int64_t m : {1, 2, 3, 5, 17}) {
+          for (int64_t n : {1, 3, 17, 33, 65}) {
+            QWeights g = MakeQ(t, n, k, rng), u = MakeQ(t, n, k, rng);
+            std::vector<float> x(static_cast<size_t>(m * k));
+            for (float& v : x) v = nd(rng);
+            if (m > 2) std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);
+            std::fill(x.begin(), x.begin() + 32, 0.0f);
+            const size_t count = static_cast<size_t>(m * n);
+            std::vector<float> gw(count), uw(count), want(count);
+            kernels::ref::MatMulQ(x.data(), m, k, g.view, nullptr, gw.data());
+            kernels::ref::MatMulQ(x.data(), m, k, u.view, nullptr, uw.data());
+            kernels::SiluMul(gw.data(), uw.data(), static_cast<int64_t>(count), want.data());
+            kernels::QuantActs qa;
+            table->quantize_acts(x.data(), m, k, t, &qa);
+            const int64_t j0 = n / 3, j1 = n - n / 4;
+            std::vector<float> cols(count, -7.0f), sc(count, -7.0f);
+            table->matmul_q_cols(qa, g.view, j0, j1, cols.data());
+            kernels::SwiGluQCols(*table, qa, g.view, u.view, j0, j1, sc.data());
+            const std::string what = std::string(kernels::IsaName(table->isa)) + " " +
+                                     QuantFormatName(t) + " m=" + std::to_string(m) +
+                                     " n=" + std::to_string(n) + " k=" + std::to_string(k);
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < n; ++j) {
+                const size_t o = static_cast<size_t>(i * n + j);
+                if (j < j0 || j >= j1) {
+                  ASSERT_EQ(cols[o], -7.0f) << "cols wrote outside range " << what;
+                  ASSERT_EQ(sc[o], -7.0f) << "swiglu wrote outside range " << what;
+                  continue;
+                }
+                double mg = 0, mu = 0;
+                for (int64_t tt = 0; tt < k; ++tt) {
+                  mg += std::fabs(x[i * k + tt] * g.deq[j * k + tt]);
+                  mu += std::fabs(x[i * k + tt] * u.deq[j * k + tt]);
+                }
+                ASSERT_LE(std::fabs(cols[o] - gw[o]), 1e-5 * mg + 1e-6) << what << " at (" << i << "," << j << ")";
+                // silu(g) * u: the errors of g (slope of silu <= 1.1) and u, times the other factor
+                const double bound = 1.1 * (1e-5 * mg + 1e-6) * (std::fabs(uw[o]) + 1e-5 * mu + 1e-6) +
+                                     (1e-5 * mu + 1e-6) * std::fabs(gw[o]) + 1e-6 * std::fabs(want[o]);
+                ASSERT_LE(std::fabs(sc[o] - want[o]), bound) << "SwiGluQCols " << what << " at (" << i << "," << j << ")";
               }
           }
         }

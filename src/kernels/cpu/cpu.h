@@ -45,6 +45,11 @@ void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const
 // Block-quantized weights (q8_0 / q4_0): the numerics of ref::MatMulQ.
 void MatMulQGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                     float* y);
+void QuantizeActsGeneric(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a);
+void MatMulQColsGeneric(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y);
+// AVX-512 VNNI layout (layout 1); CPUs without VNNI get the generic (natural) layout.
+void QuantizeActsAvx512(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a);
+void MatMulQColsAvx512(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y);
 void MatMulQAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                  float* y);
 void MatMulQAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,

@@ -26,12 +26,7 @@ constexpr int64_t kGroup = 128;  // 4 blocks
 
 // Per input row: int8 activations in the kernel's order (kp bytes, kp = k rounded up to 128),
 // NH zmm of zero-point corrections and NH zmm of lane scales per group.
-struct Act {
-  std::vector<int8_t, std::allocator<int8_t>> q;
-  std::vector<int32_t> init;
-  std::vector<float> scale;
-  int64_t kp = 0, groups = 0;
-};
+using Act = QuantActs;  // layout 1
 
 template <DType T>
 constexpr int kNH = T == DType::kQ4_0 ? 1 : 2;  // s32 dot vectors per group
@@ -184,15 +179,37 @@ void RowTiles(const Act& a, int64_t i0, int64_t i1, const WeightRef& w, int64_t 
 }
 
 template <DType T>
+void Prepare(int64_t m, int64_t k, Act* act) {
+  act->m = m;
+  act->k = k;
+  act->wtype = T;
+  act->layout = 1;
+  act->groups = (k + kGroup - 1) / kGroup;
+  act->kp = act->groups * kGroup;
+  const size_t nq = static_cast<size_t>(m * act->kp), nv = static_cast<size_t>(m * act->groups * kNH<T> * 16);
+  if (act->q.size() < nq) act->q.resize(nq);
+  if (act->init.size() < nv) act->init.resize(nv);
+  if (act->scale.size() < nv) act->scale.resize(nv);
+}
+
+// Columns [j0, j1) of y (row stride n), input rows in chunks of 32.
+template <DType T>
+void Cols(const Act& a, const WeightRef& w, int64_t j0, int64_t j1, int64_t n, const float* bias, float* y) {
+  constexpr int64_t kRowChunk = 32;
+  const int64_t m = a.m;
+  for (int64_t c0 = 0; c0 < m; c0 += kRowChunk) {
+    const int64_t c1 = std::min(m, c0 + kRowChunk);
+    int64_t j = j0;
+    for (; j + 4 <= j1; j += 4) RowTiles<T, 4>(a, c0, c1, w, j, n, bias, y);
+    for (; j < j1; ++j) RowTiles<T, 1>(a, c0, c1, w, j, n, bias, y);
+  }
+}
+
+template <DType T>
 void Run(const float* x, int64_t m, int64_t k, const TensorView& wv, const float* bias, float* y) {
   const int64_t n = wv.numel() / k;
   thread_local Act act;
-  act.groups = (k + kGroup - 1) / kGroup;
-  act.kp = act.groups * kGroup;
-  const size_t nq = static_cast<size_t>(m * act.kp), nv = static_cast<size_t>(m * act.groups * kNH<T> * 16);
-  if (act.q.size() < nq) act.q.resize(nq);
-  if (act.init.size() < nv) act.init.resize(nv);
-  if (act.scale.size() < nv) act.scale.resize(nv);
+  Prepare<T>(m, k, &act);
   Act* ap = &act;
   if (m >= 8) {
     ThreadPool::Global().ParallelFor(m, 4, [&](int64_t r0, int64_t r1) {
@@ -221,6 +238,28 @@ void Run(const float* x, int64_t m, int64_t k, const TensorView& wv, const float
 }
 
 }  // namespace
+
+void QuantizeActsAvx512(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");
+  DSVL2_CHECK(IsQuantized(wtype) && k % kQuantBlock == 0);
+  if (!vnni) return QuantizeActsGeneric(x, m, k, wtype, a);
+  if (wtype == DType::kQ4_0) {
+    Prepare<DType::kQ4_0>(m, k, a);
+    for (int64_t i = 0; i < m; ++i) QuantizeRow<DType::kQ4_0>(x + i * k, k, a, i);
+  } else {
+    Prepare<DType::kQ8_0>(m, k, a);
+    for (int64_t i = 0; i < m; ++i) QuantizeRow<DType::kQ8_0>(x + i * k, k, a, i);
+  }
+}
+
+void MatMulQColsAvx512(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y) {
+  if (a.layout == 0) return MatMulQColsGeneric(a, w, j0, j1, y);
+  DSVL2_CHECK(IsQuantized(w.dtype) && w.dtype == a.wtype && a.layout == 1 && w.shape.back() == a.k);
+  const int64_t k = a.k, n = w.numel() / k;
+  const WeightRef wr{static_cast<const uint8_t*>(w.data), QuantRowBytes(w.dtype, k), k / kQuantBlock, a.groups};
+  if (w.dtype == DType::kQ4_0) return Cols<DType::kQ4_0>(a, wr, j0, j1, n, nullptr, y);
+  Cols<DType::kQ8_0>(a, wr, j0, j1, n, nullptr, y);
+}
 
 void MatMulQAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                    float* y) {

@@ -21,9 +21,9 @@ struct ActScratch {
   std::vector<float> scale;
 };
 
-void QuantizeRows(const float* x, int64_t m, int64_t k, int8_t* q, float* scales) {
+// Rows [r0, r1) of x quantized in natural order, on the calling thread.
+void QuantizeRowRange(const float* x, int64_t r0, int64_t r1, int64_t k, int8_t* q, float* scales) {
   const int64_t nb = k / kQuantBlock;
-  ThreadPool::Global().ParallelFor(m, std::max<int64_t>(1, 16384 / k), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       for (int64_t b = 0; b < nb; ++b) {
         const float* xb = x + i * k + b * kQuantBlock;
@@ -35,6 +35,15 @@ void QuantizeRows(const float* x, int64_t m, int64_t k, int8_t* q, float* scales
         for (int j = 0; j < 32; ++j) qb[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
       }
     }
+}
+
+void QuantizeRowsHere(const float* x, int64_t m, int64_t k, int8_t* q, float* scales) {
+  QuantizeRowRange(x, 0, m, k, q, scales);
+}
+
+void QuantizeRows(const float* x, int64_t m, int64_t k, int8_t* q, float* scales) {
+  ThreadPool::Global().ParallelFor(m, std::max<int64_t>(1, 16384 / k), [&](int64_t r0, int64_t r1) {
+    QuantizeRowRange(x, r0, r1, k, q, scales);
   });
 }
 
@@ -59,6 +68,40 @@ inline int32_t Dot32(const int8_t* a, const int8_t* b) {
 
 }  // namespace
 
+namespace {
+
+// Columns [j0, j1) of y (row stride n) from rows quantized in natural order.
+void ColsNatural(const int8_t* xq, const float* xs, int64_t m, int64_t k, const TensorView& w,
+                 const float* bias, int64_t j0, int64_t j1, float* y) {
+  const int64_t n = w.numel() / k, nb = k / kQuantBlock;
+  const size_t row_bytes = QuantRowBytes(w.dtype, k);
+  const DType t = w.dtype;
+  constexpr int kRows = 4;
+  alignas(32) int8_t wb[32];
+  for (int64_t j = j0; j < j1; ++j) {
+    const uint8_t* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(j) * row_bytes;
+    const uint8_t* quants = row + 2 * nb;
+    const float bj = bias ? bias[j] : 0.0f;
+    for (int64_t i0 = 0; i0 < m; i0 += kRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i0));
+      float acc[kRows] = {0, 0, 0, 0};
+      for (int64_t b = 0; b < nb; ++b) {
+        uint16_t h;
+        std::memcpy(&h, row + 2 * b, 2);
+        const float d = F16ToF32(h);
+        UnpackBlock(t, quants, b, wb);
+        for (int r = 0; r < rows; ++r) {
+          const int64_t i = i0 + r;
+          acc[r] += d * xs[i * nb + b] * static_cast<float>(Dot32(wb, xq + i * k + b * 32));
+        }
+      }
+      for (int r = 0; r < rows; ++r) y[(i0 + r) * n + j] = acc[r] + bj;
+    }
+  }
+}
+
+}  // namespace
+
 void MatMulQGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                     float* y) {
   DSVL2_CHECK(IsQuantized(w.dtype) && k % kQuantBlock == 0 && w.shape.back() == k);
@@ -70,32 +113,26 @@ void MatMulQGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, c
   const float* xs = act.scale.data();
   QuantizeRows(x, m, k, act.q.data(), act.scale.data());
   const size_t row_bytes = QuantRowBytes(w.dtype, k);
-  const DType t = w.dtype;
   ThreadPool::Global().ParallelFor(n, std::max<int64_t>(1, 65536 / static_cast<int64_t>(row_bytes)),
                                    [&](int64_t j0, int64_t j1) {
-    constexpr int kRows = 4;
-    alignas(32) int8_t wb[32];
-    for (int64_t j = j0; j < j1; ++j) {
-      const uint8_t* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(j) * row_bytes;
-      const uint8_t* quants = row + 2 * nb;
-      const float bj = bias ? bias[j] : 0.0f;
-      for (int64_t i0 = 0; i0 < m; i0 += kRows) {
-        const int rows = static_cast<int>(std::min<int64_t>(kRows, m - i0));
-        float acc[kRows] = {0, 0, 0, 0};
-        for (int64_t b = 0; b < nb; ++b) {
-          uint16_t h;
-          std::memcpy(&h, row + 2 * b, 2);
-          const float d = F16ToF32(h);
-          UnpackBlock(t, quants, b, wb);
-          for (int r = 0; r < rows; ++r) {
-            const int64_t i = i0 + r;
-            acc[r] += d * xs[i * nb + b] * static_cast<float>(Dot32(wb, xq + i * k + b * 32));
-          }
-        }
-        for (int r = 0; r < rows; ++r) y[(i0 + r) * n + j] = acc[r] + bj;
-      }
-    }
-  });
+                                     ColsNatural(xq, xs, m, k, w, bias, j0, j1, y);
+                                   });
+}
+
+void QuantizeActsGeneric(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
+  DSVL2_CHECK(k % kQuantBlock == 0);
+  a->m = m;
+  a->k = k;
+  a->wtype = wtype;
+  a->layout = 0;
+  a->q.resize(static_cast<size_t>(m * k));
+  a->scale.resize(static_cast<size_t>(m * (k / kQuantBlock)));
+  QuantizeRowsHere(x, m, k, a->q.data(), a->scale.data());
+}
+
+void MatMulQColsGeneric(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y) {
+  DSVL2_CHECK(IsQuantized(w.dtype) && w.dtype == a.wtype && a.layout == 0 && w.shape.back() == a.k);
+  ColsNatural(a.q.data(), a.scale.data(), a.m, a.k, w, nullptr, j0, j1, y);
 }
 
 }  // namespace dsvl2::kernels::cpu

@@ -26,6 +26,45 @@ void QuantizeActivationRow(const float* x, int64_t k, int8_t* q, float* scales) 
   }
 }
 
+void QuantizeActs(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
+  DSVL2_CHECK(k % kQuantBlock == 0);
+  a->m = m;
+  a->k = k;
+  a->wtype = wtype;
+  a->layout = 0;
+  a->q.resize(static_cast<size_t>(m * k));
+  a->scale.resize(static_cast<size_t>(m * (k / kQuantBlock)));
+  for (int64_t i = 0; i < m; ++i)
+    QuantizeActivationRow(x + i * k, k, a->q.data() + i * k, a->scale.data() + i * (k / kQuantBlock));
+}
+
+void MatMulQCols(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y) {
+  const int64_t m = a.m, k = a.k, n = w.numel() / k, nb = k / kQuantBlock;
+  DSVL2_CHECK(IsQuantized(w.dtype) && w.dtype == a.wtype && a.layout == 0 && w.shape.back() == k);
+  const size_t row_bytes = QuantRowBytes(w.dtype, k);
+  for (int64_t j = j0; j < j1; ++j) {
+    const uint8_t* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(j) * row_bytes;
+    const uint8_t* q = row + 2 * nb;
+    for (int64_t i = 0; i < m; ++i) {
+      double acc = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        uint16_t h;
+        std::memcpy(&h, row + 2 * b, 2);
+        int32_t dot = 0;
+        for (int64_t t = b * 32; t < (b + 1) * 32; ++t) {
+          const int64_t jj = t % 32;
+          const int wq = w.dtype == DType::kQ8_0
+                             ? static_cast<int8_t>(q[t])
+                             : (jj < 16 ? (q[b * 16 + (jj & 15)] & 15) : (q[b * 16 + (jj & 15)] >> 4)) - 8;
+          dot += wq * a.q[static_cast<size_t>(i * k + t)];
+        }
+        acc += static_cast<double>(F16ToF32(h)) * a.scale[static_cast<size_t>(i * nb + b)] * dot;
+      }
+      y[i * n + j] = static_cast<float>(acc);
+    }
+  }
+}
+
 void MatMulQ(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias, float* y) {
   DSVL2_CHECK(IsQuantized(w.dtype) && k % kQuantBlock == 0 && w.shape.back() == k);
   const int64_t n = w.numel() / k, nb = k / kQuantBlock;
