@@ -8,8 +8,11 @@
 namespace dsvl2::kernels::cpu {
 
 // From this many input rows on, the SIMD matrix products use the packed, cache-blocked GEMM
-// (gemm_driver.h); fewer rows (decode) stream the weights once through the small-m tiles.
-constexpr int64_t kGemmMinRows = 16;
+// (gemm_driver.h); fewer rows (decode, batched decode, small experts in prefill) stream the
+// weights once through the small-m tiles. 32 was chosen with `dsvl2 bench` on vl2-tiny (2-core
+// EPYC): against 16 it gave batch-16 decode 91 vs 65 tok/s and 512-token prefill 208 vs 183;
+// 64 was no better than 32 (packing a weight block costs more than it saves for < 32 rows).
+constexpr int64_t kGemmMinRows = 32;
 
 inline bool IsFloatDType(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
 
