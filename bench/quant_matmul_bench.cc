@@ -30,14 +30,11 @@ int main(int argc, char** argv) {
     double base = 0;
     for (DType t : {DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
       std::vector<uint8_t> buf(StorageBytes(t, {s.n, s.k}));
-      const size_t rb = RowBytes(t, s.k);
-      for (int64_t j = 0; j < s.n; ++j) {
-        if (t == DType::kBF16) {
-          for (int64_t i = 0; i < s.k; ++i)
-            reinterpret_cast<uint16_t*>(buf.data())[j * s.k + i] = F32ToBf16(wf[static_cast<size_t>(j * s.k + i)]);
-        } else {
-          QuantizeRow(t, wf.data() + j * s.k, s.k, buf.data() + j * rb);
-        }
+      if (t == DType::kBF16) {
+        for (int64_t i = 0; i < s.n * s.k; ++i)
+          reinterpret_cast<uint16_t*>(buf.data())[i] = F32ToBf16(wf[static_cast<size_t>(i)]);
+      } else {
+        QuantizeMatrix(t, wf.data(), s.n, s.k, buf.data());
       }
       TensorView w{t, {s.n, s.k}, buf.data()};
       const int r = s.n > 100000 ? std::max(5, reps / 20) : reps;

@@ -123,13 +123,15 @@ void FillTyped(const SynthTensor& t, uint64_t seed, T* out, Convert convert) {
 }
 
 void FillTensor(const SynthTensor& t, DType dtype, uint64_t seed, uint8_t* out) {
-  if (IsQuantized(dtype)) {  // the f32 values quantized row by row (the same values as --dtype f32)
+  if (IsQuantized(dtype)) {  // the f32 values quantized panel by panel (the same values as --dtype f32)
     const int64_t k = t.shape.back(), rows = NumElements(t.shape) / k;
     std::vector<float> f(static_cast<size_t>(rows * k));
     FillTyped(t, seed, f.data(), [](float v) { return v; });
-    const size_t rb = QuantRowBytes(dtype, k);
-    ThreadPool::Global().ParallelFor(rows, 16, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) QuantizeRow(dtype, f.data() + r * k, k, out + static_cast<size_t>(r) * rb);
+    const size_t pb = QuantPanelBytes(dtype, k);
+    ThreadPool::Global().ParallelFor(QuantPaddedRows(rows) / kQuantPanel, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        QuantizePanel(dtype, f.data() + p * kQuantPanel * k, std::min(kQuantPanel, rows - p * kQuantPanel), k,
+                      out + static_cast<size_t>(p) * pb);
     });
     return;
   }

@@ -1,5 +1,7 @@
 #include "base/tensor.h"
 
+#include <algorithm>
+
 #include "base/half.h"
 #include "base/logging.h"
 #include "base/quant.h"
@@ -25,7 +27,7 @@ size_t StorageBytes(DType t, const Shape& s) {
   if (!IsQuantized(t)) return static_cast<size_t>(NumElements(s)) * DTypeSize(t);
   if (s.empty()) return 0;
   const int64_t k = s.back();
-  return static_cast<size_t>(k ? NumElements(s) / k : 0) * QuantRowBytes(t, k);
+  return k ? QuantMatrixBytes(t, NumElements(s) / k, k) : 0;  // whole 16-row panels
 }
 
 const char* DTypeName(DType t) {
@@ -87,8 +89,7 @@ float TensorView::At(int64_t i) const {
     case DType::kQ8_0:
     case DType::kQ4_0: {
       const int64_t k = shape.back();
-      return DequantizeElement(dtype, static_cast<const uint8_t*>(data) + (i / k) * QuantRowBytes(dtype, k), k,
-                               i % k);
+      return DequantizeAt(dtype, static_cast<const uint8_t*>(data), k, i / k, i % k);
     }
     default: break;
   }
@@ -97,6 +98,7 @@ float TensorView::At(int64_t i) const {
 
 TensorView TensorView::Row(int64_t r) const {
   DSVL2_CHECK(rank() >= 1);
+  DSVL2_CHECK_MSG(!IsQuantized(dtype), "Row of a block-quantized tensor (rows are interleaved in panels)");
   TensorView v;
   v.dtype = dtype;
   v.shape = Shape(shape.begin() + 1, shape.end());
@@ -106,11 +108,18 @@ TensorView TensorView::Row(int64_t r) const {
 
 TensorView TensorView::Rows(int64_t begin, int64_t count) const {
   DSVL2_CHECK(rank() >= 1 && begin >= 0 && begin + count <= shape[0]);
+  const int64_t inner = NumElements(shape) / std::max<int64_t>(shape[0], 1) / std::max<int64_t>(shape.back(), 1);
+  DSVL2_CHECK_MSG(!IsQuantized(dtype) || (begin * inner % kQuantPanel == 0 &&
+                                          ((begin + count) * inner % kQuantPanel == 0 || begin + count == shape[0])),
+                  "Rows of a block-quantized tensor must start and end on a 16-row panel");
   TensorView v;
   v.dtype = dtype;
   v.shape = shape;
   v.shape[0] = count;
-  v.data = static_cast<const char*>(data) + static_cast<size_t>(begin) * StorageBytes(dtype, Shape(shape.begin() + 1, shape.end()));
+  const Shape inner_shape(shape.begin() + 1, shape.end());
+  v.data = static_cast<const char*>(data) +
+           (IsQuantized(dtype) ? static_cast<size_t>(begin * inner) * QuantRowBytes(dtype, shape.back())
+                               : static_cast<size_t>(begin) * StorageBytes(dtype, inner_shape));
   return v;
 }
 

@@ -15,7 +15,7 @@ using nlohmann::json;
 
 constexpr const char* kQuantPrefix = "dsvl2.quant.";
 
-// Applies a "dsvl2.quant.<name>" metadata entry ("q4_0,[n,k]") to the U8 tensor <name>.
+// Applies a "dsvl2.quant.<name>" metadata entry ("q4_0x16,[n,k]") to the U8 tensor <name>.
 Status ApplyQuantMetadata(const std::string& path, const std::string& name, const std::string& value,
                           std::map<std::string, TensorView>* tensors) {
   auto bad = [&](const std::string& why) {
@@ -23,9 +23,12 @@ Status ApplyQuantMetadata(const std::string& path, const std::string& name, cons
   };
   const size_t comma = value.find(',');
   DType q;
-  if (comma == std::string::npos || !ParseQuantFormat(value.substr(0, comma), &q) ||
-      value.substr(0, comma).size() < 4)
-    return bad("unknown quantization format '" + value.substr(0, comma) + "' in metadata (known: q8_0, q4_0)");
+  const std::string format = comma == std::string::npos ? value : value.substr(0, comma);
+  if (format == "q8_0" || format == "q4_0")
+    return bad("'" + format + "' in the metadata is the row-major layout of dsvl2 before 16-row panels; "
+               "quantize the model again (dsvl2 quantize / dsvl2 synth --dtype)");
+  if (comma == std::string::npos || !ParseQuantLayout(format, &q))
+    return bad("unknown quantization format '" + format + "' in metadata (known: q8_0x16, q4_0x16)");
   json sh = json::parse(value.substr(comma + 1), nullptr, false);
   Shape shape;
   if (sh.is_discarded() || !sh.is_array() || sh.empty())
@@ -43,7 +46,7 @@ Status ApplyQuantMetadata(const std::string& path, const std::string& name, cons
   if (v.dtype != DType::kU8) return bad(std::string("quantized tensors are stored as U8, found ") + DTypeName(v.dtype));
   const size_t need = StorageBytes(q, shape);
   if (v.nbytes() != need)
-    return bad(StrFormat("holds %zu bytes but %s %s needs %zu", v.nbytes(), QuantFormatName(q),
+    return bad(StrFormat("holds %zu bytes but %s %s needs %zu", v.nbytes(), QuantLayoutName(q),
                          ShapeToString(shape).c_str(), need));
   v.dtype = q;
   v.shape = std::move(shape);

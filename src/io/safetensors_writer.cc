@@ -18,7 +18,7 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite
   std::map<std::string, std::string> meta = metadata;
   for (const auto& t : tensors)
     if (IsQuantized(t.dtype))
-      meta[QuantMetadataKey(t.name)] = std::string(QuantFormatName(t.dtype)) + "," + ShapeToString(t.shape);
+      meta[QuantMetadataKey(t.name)] = std::string(QuantLayoutName(t.dtype)) + "," + ShapeToString(t.shape);
   if (!meta.empty()) header["__metadata__"] = meta;
   uint64_t offset = 0;
   for (const auto& t : tensors) {
@@ -27,7 +27,7 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite
       const int64_t k = t.shape.empty() ? 0 : t.shape.back();
       if (k % kQuantBlock != 0 || k == 0)
         return Status::Error(path + ": tensor " + t.name + ": " + QuantFormatName(t.dtype) + " needs a last dimension that is a multiple of 32, got " + ShapeToString(t.shape));
-      const int64_t rows = NumElements(t.shape) / k;
+      const int64_t rows = QuantPaddedRows(NumElements(t.shape) / k);  // whole 16-row panels
       header[t.name] = {{"dtype", "U8"}, {"shape", {rows, static_cast<int64_t>(QuantRowBytes(t.dtype, k))}},
                         {"data_offsets", {offset, offset + n}}};
     } else {

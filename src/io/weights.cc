@@ -1,8 +1,13 @@
 #include "io/weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "base/half.h"
+#include "base/logging.h"
 #include "base/quant.h"
 #include "base/thread_pool.h"
 
@@ -15,6 +20,7 @@ bool IsWeightDType(DType t) {  // float or block-quantized
 // Row r of a 2-D view as float32.
 void RowToFloat(const TensorView& v, int64_t r, float* out) {
   const int64_t k = v.dim(1);
+  if (IsQuantized(v.dtype)) return DequantizeRow(v.dtype, static_cast<const uint8_t*>(v.data), k, r, out);
   const uint8_t* p = static_cast<const uint8_t*>(v.data) + static_cast<size_t>(r) * RowBytes(v.dtype, k);
   switch (v.dtype) {
     case DType::kF32: std::memcpy(out, p, static_cast<size_t>(k) * 4); return;
@@ -24,7 +30,7 @@ void RowToFloat(const TensorView& v, int64_t r, float* out) {
     case DType::kF16:
       for (int64_t i = 0; i < k; ++i) out[i] = F16ToF32(reinterpret_cast<const uint16_t*>(p)[i]);
       return;
-    default: DequantizeRow(v.dtype, p, k, out);
+    default: DSVL2_CHECK_MSG(false, std::string("RowToFloat on dtype ") + DTypeName(v.dtype));
   }
 }
 std::string Lower(const char* s) {
@@ -32,7 +38,31 @@ std::string Lower(const char* s) {
   for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return r;
 }
+// Drops the whole pages of [p, p + n) from a read-only file mapping (they are re-read from the
+// page cache if touched again): the copy in anonymous memory replaces them in the RSS.
+void ReleaseMappedPages(const void* p, size_t n) {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
 }  // namespace
+
+WeightBuffer::WeightBuffer(size_t bytes) : size_(std::max<size_t>(bytes, 1)) {
+  void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  DSVL2_CHECK_MSG(p != MAP_FAILED, StrFormat("out of memory allocating %zu bytes of weights", bytes));
+  if (size_ >= (2u << 20)) ::madvise(p, size_, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+  // Fault the pages in with one call (page faults one by one are slow in some VMs); if the
+  // kernel lacks it (before 5.14), the copy faults them in.
+  ::madvise(p, size_, MADV_POPULATE_WRITE);
+#endif
+  data_ = static_cast<uint8_t*>(p);
+}
+
+WeightBuffer::~WeightBuffer() {
+  if (data_) ::munmap(data_, size_);
+}
 
 const TensorView* WeightBinder::Check(const std::string& name, const Shape& shape) {
   const TensorView* t = store_->Find(name);
@@ -62,22 +92,32 @@ StatusOr<WeightConversion> ParseWeightConversion(const std::string& spec) {
 }
 
 TensorView ConvertMatrix(const TensorView& v, DType target, OwnedWeights* owned) {
-  owned->push_back(std::unique_ptr<uint8_t[]>(new uint8_t[RowBytes(target, v.dim(1)) * static_cast<size_t>(v.dim(0))]));
-  ConvertMatrixInto(v, target, owned->back().get());
-  return TensorView{target, v.shape, owned->back().get()};
+  owned->emplace_back(StorageBytes(target, v.shape));
+  ConvertMatrixInto(v, target, owned->back().data());
+  return TensorView{target, v.shape, owned->back().data()};
 }
 
 void ConvertMatrixInto(const TensorView& v, DType target, uint8_t* dst) {
   const int64_t n = v.dim(0), k = v.dim(1);
+  if (IsQuantized(target)) {  // panel by panel (16 rows, base/quant.h)
+    const int64_t panels = QuantPaddedRows(n) / kQuantPanel;
+    ThreadPool::Global().ParallelFor(panels, 1, [&](int64_t p0, int64_t p1) {
+      std::vector<float> rows(static_cast<size_t>(kQuantPanel * k));
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t r0 = p * kQuantPanel, count = std::min(kQuantPanel, n - r0);
+        for (int64_t r = 0; r < count; ++r) RowToFloat(v, r0 + r, rows.data() + r * k);
+        QuantizePanel(target, rows.data(), count, k, dst + static_cast<size_t>(p) * QuantPanelBytes(target, k));
+      }
+    });
+    return;
+  }
   const size_t rb = RowBytes(target, k);
   ThreadPool::Global().ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
     std::vector<float> row(static_cast<size_t>(k));
     for (int64_t r = r0; r < r1; ++r) {
       RowToFloat(v, r, row.data());
       uint8_t* out = dst + static_cast<size_t>(r) * rb;
-      if (IsQuantized(target)) {
-        QuantizeRow(target, row.data(), k, out);
-      } else if (target == DType::kBF16) {
+      if (target == DType::kBF16) {
         for (int64_t i = 0; i < k; ++i) reinterpret_cast<uint16_t*>(out)[i] = F32ToBf16(row[static_cast<size_t>(i)]);
       } else if (target == DType::kF16) {
         for (int64_t i = 0; i < k; ++i) reinterpret_cast<uint16_t*>(out)[i] = F32ToF16(row[static_cast<size_t>(i)]);
@@ -91,11 +131,22 @@ void ConvertMatrixInto(const TensorView& v, DType target, uint8_t* dst) {
 TensorView WeightBinder::Matrix(const std::string& name, const Shape& shape) {
   const TensorView* t = Check(name, shape);
   if (!t) return TensorView{};
-  if (!conv_.enabled || !owned_ || t->rank() != 2 || t->dtype == conv_.target ||
-      (conv_.applies && !conv_.applies(name)))
-    return *t;
-  if (IsQuantized(conv_.target) && t->dim(1) % kQuantBlock != 0) return *t;  // stays as stored
-  return ConvertMatrix(*t, conv_.target, owned_);
+  const bool convert = conv_.enabled && owned_ && t->rank() == 2 && t->dtype != conv_.target &&
+                       (!conv_.applies || conv_.applies(name)) &&
+                       !(IsQuantized(conv_.target) && t->dim(1) % kQuantBlock != 0);  // else as stored
+  if (convert) return ConvertMatrix(*t, conv_.target, owned_);
+  if (!conv_.copy_to_memory || !owned_) return *t;
+  owned_->emplace_back(t->nbytes());
+  uint8_t* dst = owned_->back().data();
+  const uint8_t* src = static_cast<const uint8_t*>(t->data);
+  constexpr int64_t kChunk = 1 << 20;  // both sides fault pages in: spread over the pool
+  const int64_t bytes = static_cast<int64_t>(t->nbytes()), chunks = (bytes + kChunk - 1) / kChunk;
+  ThreadPool::Global().ParallelFor(chunks, 1, [&](int64_t c0, int64_t c1) {
+    const int64_t b = c0 * kChunk, e = std::min(bytes, c1 * kChunk);
+    std::memcpy(dst + b, src + b, static_cast<size_t>(e - b));
+  });
+  ReleaseMappedPages(t->data, t->nbytes());
+  return TensorView{t->dtype, t->shape, owned_->back().data()};
 }
 
 std::vector<float> WeightBinder::Vector(const std::string& name, const Shape& shape) {

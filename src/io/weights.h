@@ -21,13 +21,35 @@ struct WeightConversion {
   bool enabled = false;
   DType target = DType::kBF16;
   std::function<bool(const std::string& name)> applies;
+  // Matrices kept as stored are copied out of the file mapping into anonymous memory (huge
+  // pages advised), and the mapping's pages are released. Decode streams every weight each
+  // step; on the 2-core VM of docs/benchmarks, reading from private anonymous memory instead of
+  // page-cache pages mapped from the file made q8_0 decode 1.5-1.7x faster (docs/DESIGN.md).
+  // false keeps them memory-mapped (`--mmap`: faster start, page cache shared between processes).
+  bool copy_to_memory = true;
 };
 
 // Parses a --weights value: "" (as stored), "bf16", "q8" / "q8_0", "q4" / "q4_0".
 StatusOr<WeightConversion> ParseWeightConversion(const std::string& spec);
 
-// Buffers holding converted weights; whoever owns the model owns this.
-using OwnedWeights = std::vector<std::unique_ptr<uint8_t[]>>;
+// Anonymous memory for weights converted or copied at load time (transparent huge pages advised,
+// so streaming gigabytes of weights per token takes fewer TLB misses). Move-only.
+class WeightBuffer {
+ public:
+  explicit WeightBuffer(size_t bytes);
+  WeightBuffer(WeightBuffer&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr; o.size_ = 0; }
+  WeightBuffer& operator=(WeightBuffer&&) = delete;
+  WeightBuffer(const WeightBuffer&) = delete;
+  ~WeightBuffer();
+  uint8_t* data() const { return data_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Buffers holding converted or copied weights; whoever owns the model owns this.
+using OwnedWeights = std::vector<WeightBuffer>;
 
 // A copy of `v` (2-D, any float or quantized dtype) as `target`, written into a new buffer
 // appended to `owned` (rows converted in parallel). Quantized targets need v.dim(1) % 32 == 0.

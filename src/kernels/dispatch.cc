@@ -19,8 +19,8 @@ const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMul
                                &cpu::MatMulQGeneric, &cpu::QuantizeActsGeneric,
                                &cpu::MatMulQColsGeneric};
 const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric,
-                            &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2, &cpu::MatMulQAvx2, &cpu::QuantizeActsGeneric,
-                            &cpu::MatMulQColsGeneric};
+                            &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2, &cpu::MatMulQAvx2, &cpu::QuantizeActsAvx2,
+                            &cpu::MatMulQColsAvx2};
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
                               &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx512,
                               &cpu::MatMulQColsAvx512};

@@ -38,23 +38,23 @@ using SwiGluColsFn = void (*)(const float* x, int64_t m, int64_t k, const Tensor
 
 // Input rows quantized once for block-quantized products by column range (QuantizeActsFn), then
 // read by any number of MatMulQColsFn calls (e.g. every column block of every chosen expert, from
-// one parallel region). The layout is private to the kernel set that filled it (`layout`).
+// one parallel region). One layout for every kernel set: per 32-block of each row, the int8
+// values, the scale and the sum of the values (the zero-point term of unsigned weight operands).
 struct QuantActs {
   int64_t m = 0, k = 0;
-  DType wtype = DType::kQ8_0;  // the weight format the rows were laid out for
-  int layout = 0;              // which kernel set filled it (checked by the column kernels)
-  int64_t kp = 0, groups = 0;  // padded k and 128-wide groups (AVX-512 layout)
-  std::vector<int8_t> q;
-  std::vector<int32_t> init;
-  std::vector<float> scale;
+  DType wtype = DType::kQ8_0;  // the weight format the rows are for
+  std::vector<int8_t> q;       // [m, k]: nearest_even(x * 127 / max|x_b|)
+  std::vector<float> scale;    // [m, k/32]: max|x_b| / 127
+  std::vector<int32_t> sum;    // [m, k/32]: sum of q over the block
 };
 
 // Quantizes x[m, k] (k a multiple of 32) for weights of format wtype, on the calling thread.
 using QuantizeActsFn = void (*)(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a);
 
 // Columns [j0, j1) of y[m, n] = x · w^T for block-quantized w [n, k] (no bias; row stride of y is
-// n), with x as quantized by the same table's quantize_acts; on the calling thread. The numerics
-// of matmul_q.
+// n), with x as quantized by quantize_acts; on the calling thread. The numerics of matmul_q. The
+// weights are read in 16-row panels: ranges that start and end on multiples of 16 read no panel
+// twice.
 using MatMulQColsFn = void (*)(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1,
                                float* y);
 

@@ -21,6 +21,8 @@ struct ServerOptions {
   int64_t max_body_bytes = 32 << 20;
   std::string api_key;             // "": no auth
   ChatConfig chat;                 // limits, default max_tokens, model name
+  std::string weights;             // EngineOptions::weights: "" (as stored), bf16, q8, q4
+  bool mmap_weights = false;       // EngineOptions::mmap_weights
 };
 
 // Runs until SIGINT or SIGTERM; returns the process exit code. Prints "listening on http://H:P"

@@ -24,7 +24,7 @@ std::vector<uint8_t> QuantBytes(DType t, int64_t n, int64_t k) {
   std::vector<float> x(static_cast<size_t>(n * k));
   for (float& v : x) v = nd(rng);
   std::vector<uint8_t> q(StorageBytes(t, {n, k}));
-  for (int64_t j = 0; j < n; ++j) QuantizeRow(t, x.data() + j * k, k, q.data() + j * QuantRowBytes(t, k));
+  QuantizeMatrix(t, x.data(), n, k, q.data());
   return q;
 }
 
@@ -47,7 +47,7 @@ TEST(QuantIo, WriteAndReadBack) {
   EXPECT_EQ(b->dtype, DType::kQ8_0);
   EXPECT_EQ(b->nbytes(), q8.size());
   EXPECT_EQ((*f)->Find("c")->dtype, DType::kF32);
-  EXPECT_EQ((*f)->metadata().at("dsvl2.quant.a.weight"), "q4_0,[3,64]");
+  EXPECT_EQ((*f)->metadata().at("dsvl2.quant.a.weight"), "q4_0x16,[3,64]");
 }
 
 // A U8 tensor of `bytes` bytes with metadata entry `value` for it.
@@ -60,22 +60,25 @@ std::string Craft(size_t bytes, const std::string& value, const std::string& met
 }
 
 TEST(QuantIo, InconsistentFilesGiveOneLineNamingTheTensor) {
-  EXPECT_EQ(Craft(2 * 18, "q4_0,[1,64]"), "");
-  std::string e = Craft(2 * 18 - 1, "q4_0,[1,64]");
-  EXPECT_NE(e.find("tensor w: holds 35 bytes but q4_0 [1,64] needs 36"), std::string::npos) << e;
-  e = Craft(36, "q4_k,[1,64]");
+  // One 16-row panel of 2 blocks: 16 x 2 x 18 = 576 bytes.
+  EXPECT_EQ(Craft(576, "q4_0x16,[1,64]"), "");
+  std::string e = Craft(575, "q4_0x16,[1,64]");
+  EXPECT_NE(e.find("tensor w: holds 575 bytes but q4_0x16 [1,64] needs 576"), std::string::npos) << e;
+  e = Craft(576, "q4_k,[1,64]");
   EXPECT_NE(e.find("tensor w: unknown quantization format 'q4_k'"), std::string::npos) << e;
-  e = Craft(36, "q4_0,[1,48]");
+  e = Craft(36, "q4_0,[1,64]");
+  EXPECT_NE(e.find("tensor w: 'q4_0' in the metadata is the row-major layout"), std::string::npos) << e;
+  e = Craft(576, "q4_0x16,[1,48]");
   EXPECT_NE(e.find("tensor w: q4_0 needs a last dimension that is a multiple of 32"), std::string::npos) << e;
-  e = Craft(36, "q4_0,oops");
+  e = Craft(576, "q4_0x16,oops");
   EXPECT_NE(e.find("tensor w: quantized shape 'oops'"), std::string::npos) << e;
-  e = Craft(36, "q4_0,[1,64]", "missing");
+  e = Craft(576, "q4_0x16,[1,64]", "missing");
   EXPECT_NE(e.find("tensor missing: named in the quantization metadata but not in the file"), std::string::npos) << e;
   for (const std::string& m : {e}) EXPECT_EQ(m.find('\n'), std::string::npos);
 }
 
-std::vector<float> LastLogits(const std::string& dir, const std::string& weights) {
-  auto m = DeepseekVL2::Load(dir, weights);
+std::vector<float> LastLogits(const std::string& dir, const std::string& weights, bool mmap = false) {
+  auto m = DeepseekVL2::Load(dir, weights, mmap);
   EXPECT_TRUE(m.ok()) << m.status().message();
   if (!m.ok()) return {};
   const DeepseekV2& lm = (*m)->language();
@@ -89,7 +92,7 @@ std::vector<float> LastLogits(const std::string& dir, const std::string& weights
 }
 
 TEST(QuantIo, QuantizeCommandOutputLoadsLikeLoadTimeQuantization) {
-  for (const std::string& fixture : {"tiny-mha", "base-mla-sigmoid"}) {
+  for (const char* fixture : {"tiny-mha", "base-mla-sigmoid"}) {
     const std::string src = testing::DataDir() + "/fixtures/" + fixture;
     for (const char* type : {"q8", "q4"}) {
       const std::string out = testing::MakeTempDir() + "/" + type;
@@ -111,7 +114,10 @@ TEST(QuantIo, QuantizeCommandOutputLoadsLikeLoadTimeQuantization) {
       EXPECT_EQ(dtype_of("language.model.layers.2.mlp.gate.weight"), DType::kBF16);  // router
       EXPECT_EQ(dtype_of("vision.blocks.0.mlp.fc1.weight"), DType::kBF16);
       EXPECT_TRUE(std::filesystem::exists(out + "/tokenizer.json"));
-      EXPECT_EQ(LastLogits(out, ""), LastLogits(src, type)) << fixture << " " << type;
+      const std::vector<float> from_file = LastLogits(out, "");
+      EXPECT_EQ(from_file, LastLogits(src, type)) << fixture << " " << type;
+      // Weights copied into memory (the default) and read through the file mapping agree.
+      EXPECT_EQ(from_file, LastLogits(out, "", /*mmap=*/true)) << fixture << " " << type;
     }
   }
 }

@@ -18,7 +18,7 @@ namespace {
 
 struct QWeights {
   std::vector<float> f32;       // the source values
-  std::vector<uint8_t> bytes;   // quantized rows
+  std::vector<uint8_t> bytes;   // quantized panels
   std::vector<float> deq;       // dequantized
   TensorView view;
 };
@@ -28,23 +28,26 @@ QWeights MakeQ(DType t, int64_t n, int64_t k, std::mt19937& rng, float stddev = 
   QWeights w;
   w.f32.resize(static_cast<size_t>(n * k));
   for (float& v : w.f32) v = nd(rng);
-  const size_t rb = QuantRowBytes(t, k);
-  w.bytes.resize(rb * static_cast<size_t>(n));
+  w.bytes.resize(QuantMatrixBytes(t, n, k));
   w.deq.resize(w.f32.size());
-  for (int64_t j = 0; j < n; ++j) {
-    QuantizeRow(t, w.f32.data() + j * k, k, w.bytes.data() + j * rb);
-    DequantizeRow(t, w.bytes.data() + j * rb, k, w.deq.data() + j * k);
-  }
+  QuantizeMatrix(t, w.f32.data(), n, k, w.bytes.data());
+  for (int64_t j = 0; j < n; ++j) DequantizeRow(t, w.bytes.data(), k, j, w.deq.data() + j * k);
   w.view = {t, {n, k}, w.bytes.data()};
   return w;
 }
 
 TEST(Quant, FormatSizes) {
+  DType t0;
   EXPECT_EQ(QuantRowBytes(DType::kQ8_0, 64), 68u);   // 2 x (2 + 32)
   EXPECT_EQ(QuantRowBytes(DType::kQ4_0, 64), 36u);   // 2 x (2 + 16)
   TensorView v{DType::kQ4_0, {3, 1280}, nullptr};
-  EXPECT_EQ(v.nbytes(), 3u * 40u * 18u);
-  EXPECT_EQ(StorageBytes(DType::kQ8_0, {2, 5, 96}), 10u * 3u * 34u);
+  EXPECT_EQ(v.nbytes(), 16u * 40u * 18u) << "whole 16-row panels";
+  EXPECT_EQ(StorageBytes(DType::kQ8_0, {2, 5, 96}), 16u * 3u * 34u);
+  EXPECT_EQ(StorageBytes(DType::kQ8_0, {32, 96}), 32u * 3u * 34u);
+  EXPECT_EQ(QuantPaddedRows(17), 32);
+  EXPECT_TRUE(ParseQuantLayout("q4_0x16", &t0));
+  EXPECT_EQ(t0, DType::kQ4_0);
+  EXPECT_FALSE(ParseQuantLayout("q4_0", &t0)) << "the row-major layout is not read";
   EXPECT_EQ(RowBytes(DType::kBF16, 7), 14u);
   DType t;
   EXPECT_TRUE(ParseQuantFormat("q4_0", &t));
@@ -89,10 +92,10 @@ TEST(Quant, ZeroAndExtremeBlocks) {
   x[40] = -3.0f;
   x[41] = 3.0f;
   for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
-    std::vector<uint8_t> q(QuantRowBytes(t, 64));
+    std::vector<uint8_t> q(QuantPanelBytes(t, 64));
     std::vector<float> back(64);
-    QuantizeRow(t, x.data(), 64, q.data());
-    DequantizeRow(t, q.data(), 64, back.data());
+    QuantizePanel(t, x.data(), 1, 64, q.data());
+    DequantizeRow(t, q.data(), 64, 0, back.data());
     for (int i = 0; i < 32; ++i) EXPECT_EQ(back[i], 0.0f) << "all-zero block stays zero";
     if (t == DType::kQ4_0) {
       EXPECT_EQ(back[40], -3.0f) << "q4_0: the extreme element is exact (d = 3/8 is exact in f16)";
@@ -107,18 +110,48 @@ TEST(Quant, ZeroAndExtremeBlocks) {
 TEST(Quant, TensorViewRowsAndAt) {
   std::mt19937 rng(3);
   for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
-    QWeights w = MakeQ(t, 5, 96, rng);
-    const TensorView r2 = w.view.Row(2);
-    EXPECT_EQ(r2.shape, Shape({96}));
-    EXPECT_EQ(r2.data, w.bytes.data() + 2 * QuantRowBytes(t, 96));
-    const TensorView rs = w.view.Rows(3, 2);
-    EXPECT_EQ(rs.nbytes(), 2 * QuantRowBytes(t, 96));
-    for (int64_t i = 0; i < 96; ++i) {
-      EXPECT_EQ(r2.At(i), w.deq[static_cast<size_t>(2 * 96 + i)]);
-      EXPECT_EQ(rs.At(96 + i), w.deq[static_cast<size_t>(4 * 96 + i)]);
-    }
+    QWeights w = MakeQ(t, 37, 96, rng);
     const std::vector<float> all = w.view.ToFloat();
     EXPECT_EQ(all, w.deq);
+    // Rows on panel boundaries: [16, 32) and the tail [32, 37).
+    const TensorView mid = w.view.Rows(16, 16), tail = w.view.Rows(32, 5);
+    EXPECT_EQ(mid.data, w.bytes.data() + QuantPanelBytes(t, 96));
+    EXPECT_EQ(tail.data, w.bytes.data() + 2 * QuantPanelBytes(t, 96));
+    for (int64_t i = 0; i < 96; ++i) {
+      EXPECT_EQ(mid.At(3 * 96 + i), w.deq[static_cast<size_t>(19 * 96 + i)]);
+      EXPECT_EQ(tail.At(4 * 96 + i), w.deq[static_cast<size_t>(36 * 96 + i)]);
+    }
+  }
+}
+
+// The panel layout itself (base/quant.h): where scale and values of (row j, element i) live.
+TEST(Quant, PanelLayout) {
+  const int64_t n = 20, k = 64;
+  std::vector<float> x(static_cast<size_t>(n * k));
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < k; ++i) x[static_cast<size_t>(j * k + i)] = static_cast<float>((i % 15) - 7) * (j + 1);
+  for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+    std::vector<uint8_t> q(QuantMatrixBytes(t, n, k));
+    QuantizeMatrix(t, x.data(), n, k, q.data());
+    const size_t bb = 16 * QuantBlockBytes(t);
+    // Row 18 = panel 1, lane 2; element 37 = block 1, offset 5: chunk 1, byte 4*2 + 1.
+    const uint8_t* blk = q.data() + QuantPanelBytes(t, k) + bb;
+    uint16_t h;
+    std::memcpy(&h, blk + 2 * 2, 2);
+    EXPECT_EQ(F16ToF32(h), QuantScale(t, q.data(), k, 18, 1));
+    const uint8_t byte = blk[32 + 64 * 1 + 4 * 2 + 1];
+    const int v = t == DType::kQ8_0 ? static_cast<int8_t>(byte) : (byte & 15) - 8;
+    EXPECT_EQ(v, QuantValue(t, q.data(), k, 18, 37));
+    if (t == DType::kQ4_0) {  // element 37 + 16 = 53 is the high nibble of the same byte
+      EXPECT_EQ((byte >> 4) - 8, QuantValue(t, q.data(), k, 18, 53));
+    }
+    // Values (i % 15 - 7) * 19, max |x| = 7 * 19 in every block: within a step (q8_0: half a step).
+    const double step = t == DType::kQ8_0 ? 7 * 19 / 127.0 / 2 : 7 * 19 / 8.0;
+    for (int64_t i = 0; i < k; ++i)
+      EXPECT_NEAR(DequantizeAt(t, q.data(), k, 18, i), x[static_cast<size_t>(18 * k + i)], step * 1.001) << i;
+    // Padding rows 20..31 are zero.
+    for (int64_t j = n; j < 32; ++j)
+      for (int64_t i = 0; i < k; ++i) EXPECT_EQ(DequantizeAt(t, q.data(), k, j, i), 0.0f);
   }
 }
 
@@ -158,9 +191,10 @@ TEST(Quant, MatMulMatchesReferenceEveryIsa) {
   for (const kernels::KernelTable* table : kernels::AllSupported()) {
     for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
       for (int64_t k : {32, 64, 96, 160, 1280, 4096}) {
-        for (int64_t m : {1, 2, 3, 7, 17}) {
+        // m covers every row-tile size (1..8) and more than one 64-row chunk; n partial panels.
+        for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 17, 70}) {
           for (int64_t n : {1, 3, 17, 33, 65}) {
-            if (k == 4096 && m * n > 300) continue;  // keep the scalar reference quick
+            if ((k == 4096 && m * n > 300) || (k >= 1280 && m == 70 && n > 17)) continue;  // keep the scalar reference quick
             QWeights w = MakeQ(t, n, k, rng);
             std::vector<float> x(static_cast<size_t>(m * k)), bias(static_cast<size_t>(n));
             for (float& v : x) v = nd(rng);
@@ -197,8 +231,9 @@ TEST(Quant, ColsMatchReferenceEveryIsa) {
   for (const kernels::KernelTable* table : kernels::AllSupported()) {
     for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
       for (int64_t k : {32, 96, 160, 1280}) {
-        for (int64_t m : {1, 2, 3, 5, 17}) {
+        for (int64_t m : {1, 2, 3, 5, 17, 70}) {
           for (int64_t n : {1, 3, 17, 33, 65}) {
+            if (k >= 1280 && m == 70 && n > 17) continue;
             QWeights g = MakeQ(t, n, k, rng), u = MakeQ(t, n, k, rng);
             std::vector<float> x(static_cast<size_t>(m * k));
             for (float& v : x) v = nd(rng);
