@@ -26,14 +26,14 @@ namespace mb = kernels::microbench;
 constexpr const char* kUsage =
     "usage: dsvl2 bench [--model DIR] [--weights bf16|q8|q4] [--threads N] [--format text|json]\n"
     "                   [--prompt-lengths 128,512,1024] [--batches 1,4,16] [--decode-steps N]\n"
-    "                   [--vision-tiles N] [--images 640x480,1920x1080] [--quick] [--mmap]\n"
+    "                   [--vision-tiles N] [--images 640x480,1920x1080] [--quick] [--copy-weights]\n"
     "Measures memory bandwidth and peak multiply-add rates, then the model: vision tiles/s,\n"
     "prefill tokens/s, batched decode tokens/s against the bandwidth roofline, time to first\n"
     "token per image size, peak RSS. --quick: short settings (smoke test, not for numbers).\n";
 
 struct Options {
   std::string model, weights, format = "text";
-  bool mmap = false;
+  bool copy_weights = false;
   int threads = 0;
   std::vector<int64_t> prompt_lengths{128, 512, 1024};
   std::vector<int64_t> batches{1, 4, 16};
@@ -89,7 +89,7 @@ StatusOr<std::vector<std::pair<int, int>>> ParseSizes(const std::string& s) {
 StatusOr<Options> ParseOptions(int argc, char** argv) {
   Args a({"model", "weights", "threads", "format", "prompt-lengths", "batches", "decode-steps",
           "vision-tiles", "images"},
-         {"quick", "mmap"});
+         {"quick", "copy-weights"});
   RETURN_IF_ERROR(a.Parse(argc, argv));
   Options o;
   o.quick = a.Has("quick");
@@ -107,7 +107,7 @@ StatusOr<Options> ParseOptions(int argc, char** argv) {
   }
   o.model = a.Get("model");
   o.weights = a.Get("weights");
-  o.mmap = a.Has("mmap");
+  o.copy_weights = a.Has("copy-weights");
   o.format = a.Get("format", "text");
   if (o.format != "text" && o.format != "json")
     return Status::Error("--format must be text or json");
@@ -210,7 +210,7 @@ int RunBench(int argc, char** argv) {
   Progress("loading " + o.model);
   EngineOptions eo;
   eo.weights = o.weights;
-  eo.mmap_weights = o.mmap;
+  eo.copy_weights = o.copy_weights;
   auto engine_or = Engine::Load(o.model, eo);
   if (!engine_or.ok()) return Fail(engine_or.status());
   Engine& engine = **engine_or;

@@ -28,7 +28,7 @@ int RunInspect(int argc, char** argv) {
     std::fprintf(stderr, "dsvl2: %s\n", store.status().message().c_str());
     return 1;
   }
-  auto model_or = DeepseekVL2::Load(model, "", /*mmap=*/true);  // checks every tensor the model needs
+  auto model_or = DeepseekVL2::Load(model);  // checks every tensor the model needs
   if (!model_or.ok()) {
     std::fprintf(stderr, "dsvl2: %s\n", model_or.status().message().c_str());
     return 1;

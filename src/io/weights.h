@@ -22,11 +22,10 @@ struct WeightConversion {
   DType target = DType::kBF16;
   std::function<bool(const std::string& name)> applies;
   // Matrices kept as stored are copied out of the file mapping into anonymous memory (huge
-  // pages advised), and the mapping's pages are released. Decode streams every weight each
-  // step; on the 2-core VM of docs/benchmarks, reading from private anonymous memory instead of
-  // page-cache pages mapped from the file made q8_0 decode 1.5-1.7x faster (docs/DESIGN.md).
-  // false keeps them memory-mapped (`--mmap`: faster start, page cache shared between processes).
-  bool copy_to_memory = true;
+  // pages advised), and the mapping's pages are released (`--copy-weights`). On the 2-core VM
+  // of docs/benchmarks it made vl2-tiny q8_0 decode 1.2-1.7x faster but vl2-small q4_0 decode
+  // 2x slower (docs/DESIGN.md), so the default keeps the mapping.
+  bool copy_to_memory = false;
 };
 
 // Parses a --weights value: "" (as stored), "bf16", "q8" / "q8_0", "q4" / "q4_0".

@@ -21,12 +21,12 @@ bool DeepseekVL2::IsQuantizableWeight(const std::string& name) {
 }
 
 StatusOr<std::unique_ptr<DeepseekVL2>> DeepseekVL2::Load(const std::string& model_dir,
-                                                         const std::string& weights, bool mmap) {
+                                                         const std::string& weights, bool copy_weights) {
   std::unique_ptr<DeepseekVL2> m(new DeepseekVL2());
   ASSIGN_OR_RETURN(m->cfg_, LoadVl2Config(model_dir));
   ASSIGN_OR_RETURN(WeightConversion conv, ParseWeightConversion(weights));
   conv.applies = &IsQuantizableWeight;
-  conv.copy_to_memory = !mmap;
+  conv.copy_to_memory = copy_weights;
   ASSIGN_OR_RETURN(m->store_, TensorStore::OpenDir(model_dir));
   WeightBinder binder(m->store_.get(), conv, &m->converted_);
   m->vision_.Bind(m->cfg_.vision_config, &binder);

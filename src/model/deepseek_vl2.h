@@ -30,9 +30,9 @@ class DeepseekVL2 {
   // model needs before computing anything. `weights` converts the language model's linear
   // weights at load time (IsQuantizableWeight): "" = as stored, "bf16", "q8", "q4"; the copies
   // are owned by the model. Checkpoints already quantized (dsvl2 quantize) load as they are.
-  // Matrices kept as stored are copied into memory unless `mmap` (WeightConversion::copy_to_memory).
+  // `copy_weights`: matrices kept as stored are copied into memory (WeightConversion::copy_to_memory).
   static StatusOr<std::unique_ptr<DeepseekVL2>> Load(const std::string& model_dir,
-                                                     const std::string& weights = "", bool mmap = false);
+                                                     const std::string& weights = "", bool copy_weights = false);
 
   // The tensors --weights / dsvl2 quantize convert: the language model's linear layers (attention
   // projections except kv_b_proj, which MLA also uses transposed; dense MLP; shared and routed

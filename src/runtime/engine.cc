@@ -15,7 +15,7 @@ double MsSince(std::chrono::steady_clock::time_point t0) {
 StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir,
                                                const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
-  ASSIGN_OR_RETURN(e->model_, DeepseekVL2::Load(model_dir, options.weights, options.mmap_weights));
+  ASSIGN_OR_RETURN(e->model_, DeepseekVL2::Load(model_dir, options.weights, options.copy_weights));
   ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromModelDir(model_dir));
   e->tokenizer_->AddSpecialTokens(Vl2SpecialTokens());
   const DeepseekV2& lm = e->model_->language();

@@ -23,8 +23,8 @@ struct EngineOptions {
   int kv_block_size = 16;
   // Language-model linear weights: "" = as stored, "bf16", "q8", "q4" (DeepseekVL2::Load).
   std::string weights;
-  // Keep the weights memory-mapped from the checkpoint instead of copying them into memory.
-  bool mmap_weights = false;
+  // Copy the weights out of the checkpoint's file mapping into memory (WeightConversion).
+  bool copy_weights = false;
 };
 
 // One message of a conversation with its decoded images (in the order of its <image> tags).

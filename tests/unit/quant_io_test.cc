@@ -77,8 +77,8 @@ TEST(QuantIo, InconsistentFilesGiveOneLineNamingTheTensor) {
   for (const std::string& m : {e}) EXPECT_EQ(m.find('\n'), std::string::npos);
 }
 
-std::vector<float> LastLogits(const std::string& dir, const std::string& weights, bool mmap = false) {
-  auto m = DeepseekVL2::Load(dir, weights, mmap);
+std::vector<float> LastLogits(const std::string& dir, const std::string& weights, bool copy = false) {
+  auto m = DeepseekVL2::Load(dir, weights, copy);
   EXPECT_TRUE(m.ok()) << m.status().message();
   if (!m.ok()) return {};
   const DeepseekV2& lm = (*m)->language();
@@ -116,8 +116,8 @@ TEST(QuantIo, QuantizeCommandOutputLoadsLikeLoadTimeQuantization) {
       EXPECT_TRUE(std::filesystem::exists(out + "/tokenizer.json"));
       const std::vector<float> from_file = LastLogits(out, "");
       EXPECT_EQ(from_file, LastLogits(src, type)) << fixture << " " << type;
-      // Weights copied into memory (the default) and read through the file mapping agree.
-      EXPECT_EQ(from_file, LastLogits(out, "", /*mmap=*/true)) << fixture << " " << type;
+      // Weights read through the file mapping (the default) and copied into memory agree.
+      EXPECT_EQ(from_file, LastLogits(out, "", /*copy=*/true)) << fixture << " " << type;
     }
   }
 }
