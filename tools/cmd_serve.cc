@@ -25,9 +25,7 @@ StatusOr<server::ServerOptions> Parse(int argc, char** argv, int* threads) {
   RETURN_IF_ERROR(a.Parse(argc, argv));
   server::ServerOptions o;
   o.model_dir = a.Get("model");
-  o.weights = a.Get("weights");
-  if (!o.weights.empty() && o.weights != "bf16" && o.weights != "q8" && o.weights != "q4")
-    return Status::Error("--weights must be bf16, q8 or q4, got '" + o.weights + "'");
+  o.weights = a.Get("weights");  // checked by the model loader (ParseWeightConversion)
   o.copy_weights = a.Has("copy-weights");
   o.host = a.Get("host", "127.0.0.1");
   ASSIGN_OR_RETURN(int64_t port, a.GetInt("port", 8080, 0, 65535));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/quant.h"
 #include "base/tensor.h"
 
 namespace dsvl2::kernels {
@@ -46,6 +47,17 @@ struct QuantActs {
   std::vector<int8_t> q;       // [m, k]: nearest_even(x * 127 / max|x_b|)
   std::vector<float> scale;    // [m, k/32]: max|x_b| / 127
   std::vector<int32_t> sum;    // [m, k/32]: sum of q over the block
+
+  // Sets the shape and grows the buffers to it (never shrinks them: reused scratch).
+  void Reset(int64_t rows, int64_t cols, DType weight_type) {
+    m = rows;
+    k = cols;
+    wtype = weight_type;
+    const size_t n = static_cast<size_t>(rows * cols), nb = n / kQuantBlock;
+    if (q.size() < n) q.resize(n);
+    if (scale.size() < nb) scale.resize(nb);
+    if (sum.size() < nb) sum.resize(nb);
+  }
 };
 
 // Quantizes x[m, k] (k a multiple of 32) for weights of format wtype, on the calling thread.

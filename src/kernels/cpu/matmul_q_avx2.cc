@@ -17,13 +17,12 @@
 #include "base/quant.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
-#include "kernels/cpu/quant_acts_x86.h"
+#include "kernels/cpu/matmul_q_driver.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
 
 constexpr int kMaxTileRows = 4;
-constexpr int64_t kRowChunk = 64;
 typedef int32_t __attribute__((may_alias, aligned(1))) Int32Alias;
 
 // acc[ii] (8 columns: rows 8h..8h+7 of the panel) += input rows [i0, i0+NI) over all blocks.
@@ -114,56 +113,29 @@ void RowTiles(const QuantActs& a, int64_t r0, int64_t r1, const uint8_t* panel, 
   }
 }
 
-template <DType T>
-void Cols(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, const float* bias, float* y) {
-  const int64_t k = a.k, n = w.numel() / k, nb = k / kQuantBlock;
-  j1 = std::min(j1, n);
-  const size_t panel_bytes = QuantPanelBytes(T, k);
-  const uint8_t* data = static_cast<const uint8_t*>(w.data);
-  for (int64_t r0 = 0; r0 < a.m; r0 += kRowChunk) {
-    const int64_t r1 = std::min(a.m, r0 + kRowChunk);
-    for (int64_t p = j0 / kQuantPanel; p * kQuantPanel < j1; ++p) {
-      const int64_t c0 = std::max(j0, p * kQuantPanel), c1 = std::min(j1, (p + 1) * kQuantPanel);
-      RowTiles<T>(a, r0, r1, data + static_cast<size_t>(p) * panel_bytes, nb, p, c0, c1, n, bias, y);
-    }
+// The row tiles of one panel, for the shared loops of matmul_q_driver.h.
+struct PanelKernel {
+  template <DType T>
+  static void RowTiles(const QuantActs& a, int64_t r0, int64_t r1, const uint8_t* panel, int64_t nb, int64_t p,
+                       int64_t j0, int64_t j1, int64_t n, const float* bias, float* y) {
+    cpu::RowTiles<T>(a, r0, r1, panel, nb, p, j0, j1, n, bias, y);
   }
-}
+};
 
 }  // namespace
 
 void QuantizeActsAvx2(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
-  PrepareActs(m, k, wtype, a);
+  a->Reset(m, k, wtype);
   QuantizeActRowsX86(x, 0, m, k, a);
 }
 
 void MatMulQColsAvx2(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y) {
-  DSVL2_CHECK(IsQuantized(w.dtype) && w.dtype == a.wtype && w.shape.back() == a.k);
-  if (w.dtype == DType::kQ4_0) return Cols<DType::kQ4_0>(a, w, j0, j1, nullptr, y);
-  Cols<DType::kQ8_0>(a, w, j0, j1, nullptr, y);
+  QuantPanelCols<PanelKernel>(a, w, j0, j1, nullptr, y);
 }
 
 void MatMulQAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                  float* y) {
-  DSVL2_CHECK(IsQuantized(w.dtype) && k % kQuantBlock == 0 && w.shape.back() == k);
-  thread_local QuantActs act;
-  QuantActs* ap = &act;
-  PrepareActs(m, k, w.dtype, ap);
-  if (m >= 8) {
-    ThreadPool::Global().ParallelFor(m, 4, [&](int64_t r0, int64_t r1) { QuantizeActRowsX86(x, r0, r1, k, ap); });
-  } else {
-    QuantizeActRowsX86(x, 0, m, k, ap);
-  }
-  const int64_t n = w.numel() / k, panels = QuantPaddedRows(n) / kQuantPanel;
-  const int64_t grain = std::max<int64_t>(1, 32768 / static_cast<int64_t>(QuantPanelBytes(w.dtype, k)));
-  const bool q4 = w.dtype == DType::kQ4_0;
-  ThreadPool::Global().ParallelFor(panels, grain, [&](int64_t p0, int64_t p1) {
-    const int64_t j0 = p0 * kQuantPanel, j1 = std::min(n, p1 * kQuantPanel);
-    if (q4) {
-      Cols<DType::kQ4_0>(*ap, w, j0, j1, bias, y);
-    } else {
-      Cols<DType::kQ8_0>(*ap, w, j0, j1, bias, y);
-    }
-  });
+  QuantMatMul<PanelKernel>(x, m, k, w, bias, y);
 }
 
 }  // namespace dsvl2::kernels::cpu

@@ -85,12 +85,7 @@ void PanelCols(const int8_t* xq, const float* xs, int64_t m, int64_t k, const Te
 void QuantizeActsGeneric(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
   DSVL2_CHECK(k % kQuantBlock == 0);
   const int64_t nb = k / kQuantBlock;
-  a->m = m;
-  a->k = k;
-  a->wtype = wtype;
-  if (a->q.size() < static_cast<size_t>(m * k)) a->q.resize(static_cast<size_t>(m * k));
-  if (a->scale.size() < static_cast<size_t>(m * nb)) a->scale.resize(static_cast<size_t>(m * nb));
-  if (a->sum.size() < static_cast<size_t>(m * nb)) a->sum.resize(static_cast<size_t>(m * nb));
+  a->Reset(m, k, wtype);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t b = 0; b < nb; ++b) {
       const float* xb = x + i * k + b * kQuantBlock;

@@ -50,22 +50,11 @@ inline void QuantizeActRowX86(const float* x, int64_t k, int8_t* q, float* scale
   }
 }
 
-// Rows [r0, r1) of x[m, k] into a (already sized by PrepareActs).
+// Rows [r0, r1) of x[m, k] into a (already sized by QuantActs::Reset).
 inline void QuantizeActRowsX86(const float* x, int64_t r0, int64_t r1, int64_t k, QuantActs* a) {
   const int64_t nb = k / kQuantBlock;
   for (int64_t i = r0; i < r1; ++i)
     QuantizeActRowX86(x + i * k, k, a->q.data() + i * k, a->scale.data() + i * nb, a->sum.data() + i * nb);
-}
-
-inline void PrepareActs(int64_t m, int64_t k, DType wtype, QuantActs* a) {
-  DSVL2_CHECK(IsQuantized(wtype) && k % kQuantBlock == 0);
-  const int64_t nb = k / kQuantBlock;
-  a->m = m;
-  a->k = k;
-  a->wtype = wtype;
-  if (a->q.size() < static_cast<size_t>(m * k)) a->q.resize(static_cast<size_t>(m * k));
-  if (a->scale.size() < static_cast<size_t>(m * nb)) a->scale.resize(static_cast<size_t>(m * nb));
-  if (a->sum.size() < static_cast<size_t>(m * nb)) a->sum.resize(static_cast<size_t>(m * nb));
 }
 
 }  // namespace

@@ -28,12 +28,7 @@ void QuantizeActivationRow(const float* x, int64_t k, int8_t* q, float* scales) 
 void QuantizeActs(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
   DSVL2_CHECK(k % kQuantBlock == 0);
   const int64_t nb = k / kQuantBlock;
-  a->m = m;
-  a->k = k;
-  a->wtype = wtype;
-  a->q.resize(static_cast<size_t>(m * k));
-  a->scale.resize(static_cast<size_t>(m * nb));
-  a->sum.resize(static_cast<size_t>(m * nb));
+  a->Reset(m, k, wtype);
   for (int64_t i = 0; i < m; ++i) {
     QuantizeActivationRow(x + i * k, k, a->q.data() + i * k, a->scale.data() + i * nb);
     for (int64_t b = 0; b < nb; ++b) {
