@@ -54,18 +54,17 @@ inline void PanelTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int6
     __m512i w[8];
     UnpackBlock<T>(blk + 2 * kQuantPanel, w);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+#pragma GCC unroll 16
     for (int ii = 0; ii < NI; ++ii) {
       const int64_t i = i0 + ii;
       const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(a.q.data() + i * k + b * kQuantBlock);
       const size_t ib = static_cast<size_t>(i * nb + b);
-      // Two chains so that consecutive vpdpbusd do not wait on each other.
-      __m512i d0 = _mm512_set1_epi32(kZero * a.sum[ib]), d1 = _mm512_setzero_si512();
-      for (int c = 0; c < 8; c += 2) {
-        d0 = _mm512_dpbusd_epi32(d0, w[c], _mm512_set1_epi32(x4[c]));
-        d1 = _mm512_dpbusd_epi32(d1, w[c + 1], _mm512_set1_epi32(x4[c + 1]));
-      }
+      // One chain per row: the tile's rows are independent chains.
+      __m512i d = _mm512_set1_epi32(kZero * a.sum[ib]);
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) d = _mm512_dpbusd_epi32(d, w[c], _mm512_set1_epi32(x4[c]));
       const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(a.scale[ib]));
-      acc[ii] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), s, acc[ii]);
+      acc[ii] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc[ii]);
     }
   }
 }
