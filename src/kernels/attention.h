@@ -4,18 +4,17 @@
 
 #include <cstdint>
 
+#include "kernels/kernels.h"
+
 namespace dsvl2::kernels {
 
-// `rows` consecutive key/value rows, each `row_stride` floats apart.
-struct KvSpan {
-  const float* data = nullptr;
-  int64_t rows = 0;
-};
-
-// out[0..dv) = sum_j softmax_j(scale * q·k_j) v_j over the first n_keys rows of the spans, where
-// k_j = row_j[k_offset .. k_offset+dk) and v_j = row_j[v_offset .. v_offset+dv).
-void AttendOne(const float* q, int dk, const KvSpan* spans, int num_spans, int64_t row_stride,
-               int64_t k_offset, int64_t v_offset, int dv, int64_t n_keys, float scale, float* out);
+// Single-query attention with the active kernel table (AttendOneFn in kernels.h): on the calling
+// thread, so decode can run many (token, head) queries in one parallel region.
+inline void AttendOne(const float* q, int dk, const KvSpan* spans, int num_spans, int64_t row_stride,
+                      int64_t k_offset, int64_t v_offset, int dv, int64_t n_keys, float scale,
+                      float* out) {
+  Active().attend_one(q, dk, spans, num_spans, row_stride, k_offset, v_offset, dv, n_keys, scale, out);
+}
 
 // Attention for m query rows against the same keys (vision, prefill), as matrix products with the
 // active kernel table: per block of rows, S = scale * Q K^T (MatMul, K gathered from the spans

@@ -13,17 +13,17 @@ namespace {
 
 const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed, &ref::MatMulCols,
                            &ref::SwiGluCols, &ref::MatMulQ, &ref::QuantizeActs,
-                           &ref::MatMulQCols};
+                           &ref::MatMulQCols, &ref::AttendOne};
 const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric,
                                &cpu::MatMulColsGeneric, &cpu::SwiGluColsGeneric,
                                &cpu::MatMulQGeneric, &cpu::QuantizeActsGeneric,
-                               &cpu::MatMulQColsGeneric};
+                               &cpu::MatMulQColsGeneric, &ref::AttendOne};
 const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric,
                             &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2, &cpu::MatMulQAvx2, &cpu::QuantizeActsAvx2,
-                            &cpu::MatMulQColsAvx2};
+                            &cpu::MatMulQColsAvx2, &cpu::AttendOneAvx2};
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
                               &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
-                              &cpu::MatMulQColsAvx512};
+                              &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512};
 
 bool Supported(Isa isa) {
   switch (isa) {

@@ -70,6 +70,21 @@ using QuantizeActsFn = void (*)(const float* x, int64_t m, int64_t k, DType wtyp
 using MatMulQColsFn = void (*)(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1,
                                float* y);
 
+// `rows` consecutive key/value rows, each `row_stride` floats apart (contiguous KV, or one block of
+// a paged cache).
+struct KvSpan {
+  const float* data = nullptr;
+  int64_t rows = 0;
+};
+
+// Single-query attention (decode): out[0..dv) = sum_j softmax_j(scale * q·k_j) v_j over the first
+// n_keys rows of the spans, where k_j = row_j[k_offset .. k_offset+dk) and
+// v_j = row_j[v_offset .. v_offset+dv); one pass with an online softmax (no score buffer), on the
+// calling thread. n_keys = 0 gives zeros.
+using AttendOneFn = void (*)(const float* q, int dk, const KvSpan* spans, int num_spans,
+                             int64_t row_stride, int64_t k_offset, int64_t v_offset, int dv,
+                             int64_t n_keys, float scale, float* out);
+
 struct KernelTable {
   Isa isa = Isa::kRef;
   MatMulFn matmul = nullptr;
@@ -81,6 +96,7 @@ struct KernelTable {
   MatMulFn matmul_q = nullptr;
   QuantizeActsFn quantize_acts = nullptr;
   MatMulQColsFn matmul_q_cols = nullptr;
+  AttendOneFn attend_one = nullptr;
 };
 
 // The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512 if set).

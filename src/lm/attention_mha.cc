@@ -15,7 +15,9 @@ namespace {
 class MhaAttention : public Attention {
  public:
   explicit MhaAttention(const LanguageConfig& cfg)
-      : cfg_(cfg), heads_(cfg.num_attention_heads), hd_(cfg.mha_head_dim()),
+      : cfg_(cfg),
+        heads_(cfg.num_attention_heads),
+        hd_(cfg.mha_head_dim()),
         rope_(cfg.mha_head_dim(), cfg.rope_theta) {}
 
   void Bind(int layer, WeightBinder* b) override {
@@ -57,12 +59,21 @@ class MhaAttention : public Attention {
     }
     Tensor attn({t, w});
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd_));
-    for (const SeqSlice& s : seqs) {
+    // Prefill slices: per head, all new rows at once as matrix products; row i sees keys
+    // 0..len+i. Decode rows (short slices) of every sequence: one parallel region over all
+    // (row, head) queries, each a single-query attention over its sequence's spans.
+    struct DecodeRow {
+      const std::vector<kernels::KvSpan>* spans;
+      int64_t row, n_keys;
+    };
+    std::vector<std::vector<kernels::KvSpan>> seq_spans(seqs.size());
+    std::vector<DecodeRow> decode;
+    for (size_t si = 0; si < seqs.size(); ++si) {
+      const SeqSlice& s = seqs[si];
       const int64_t len = s.kv->length();
-      std::vector<kernels::KvSpan> spans;
+      std::vector<kernels::KvSpan>& spans = seq_spans[si];
       s.kv->Spans(layer, len + s.num_tokens, &spans);
       if (s.num_tokens >= kernels::kAttendManyMinRows) {
-        // Prefill: per head, all new rows at once as matrix products; row i sees keys 0..len+i.
         for (int hh = 0; hh < heads_; ++hh)
           kernels::AttendMany(q.row(s.start_row) + hh * hd_, w, s.num_tokens, hd_, spans.data(),
                               static_cast<int>(spans.size()), 2 * w, hh * hd_, w + hh * hd_, hd_,
@@ -70,15 +81,19 @@ class MhaAttention : public Attention {
                               attn.row(s.start_row) + hh * hd_, w);
         continue;
       }
-      ThreadPool::Global().ParallelFor(s.num_tokens * heads_, 4, [&](int64_t b, int64_t e) {
-        for (int64_t idx = b; idx < e; ++idx) {
-          const int64_t i = idx / heads_, hh = idx % heads_, row = s.start_row + i;
-          kernels::AttendOne(q.row(row) + hh * hd_, hd_, spans.data(), static_cast<int>(spans.size()),
-                             2 * w, hh * hd_, w + hh * hd_, hd_, len + i + 1, scale,
-                             attn.row(row) + hh * hd_);
-        }
-      });
+      for (int64_t i = 0; i < s.num_tokens; ++i)
+        decode.push_back({&spans, s.start_row + i, len + i + 1});
     }
+    ThreadPool::Global().ParallelFor(
+        static_cast<int64_t>(decode.size()) * heads_, 4, [&](int64_t b, int64_t e) {
+          for (int64_t idx = b; idx < e; ++idx) {
+            const DecodeRow& r = decode[static_cast<size_t>(idx / heads_)];
+            const int64_t hh = idx % heads_;
+            kernels::AttendOne(q.row(r.row) + hh * hd_, hd_, r.spans->data(),
+                               static_cast<int>(r.spans->size()), 2 * w, hh * hd_, w + hh * hd_,
+                               hd_, r.n_keys, scale, attn.row(r.row) + hh * hd_);
+          }
+        });
     out->Resize({t, d});
     kernels::MatMul(attn.data(), t, w, o_, nullptr, out->data());
   }

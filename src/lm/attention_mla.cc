@@ -20,8 +20,12 @@ namespace {
 class MlaAttention : public Attention {
  public:
   explicit MlaAttention(const LanguageConfig& cfg)
-      : cfg_(cfg), heads_(cfg.num_attention_heads), nope_(cfg.qk_nope_head_dim),
-        rope_dim_(cfg.qk_rope_head_dim), vdim_(cfg.v_head_dim), lora_(cfg.kv_lora_rank),
+      : cfg_(cfg),
+        heads_(cfg.num_attention_heads),
+        nope_(cfg.qk_nope_head_dim),
+        rope_dim_(cfg.qk_rope_head_dim),
+        vdim_(cfg.v_head_dim),
+        lora_(cfg.kv_lora_rank),
         rope_(cfg.qk_rope_head_dim, cfg.rope_theta) {}
 
   void Bind(int layer, WeightBinder* b) override {
@@ -83,7 +87,8 @@ class MlaAttention : public Attention {
     }
     // Absorb W_UK into the query: qcat[T, heads, lora + rope] = [q_nope_h W_UK_h | q_pe_h].
     Tensor qcat({t, heads_ * row_w});
-    Tensor tmp_in({t, std::max<int64_t>(nope_, lora_)}), tmp_out({t, std::max<int64_t>(lora_, vdim_)});
+    Tensor tmp_in({t, std::max<int64_t>(nope_, lora_)}),
+        tmp_out({t, std::max<int64_t>(lora_, vdim_)});
     for (int hh = 0; hh < heads_; ++hh) {
       const TensorView w_uk = kv_b_.Rows(static_cast<int64_t>(hh) * (nope_ + vdim_), nope_);
       for (int64_t r = 0; r < t; ++r)
@@ -98,9 +103,18 @@ class MlaAttention : public Attention {
     // Attention over the latent cache: olat[T, heads, lora].
     Tensor olat({t, heads_ * lora_});
     const float scale = 1.0f / std::sqrt(static_cast<float>(qh));
-    for (const SeqSlice& s : seqs) {
+    // Prefill slices as matrix products; decode rows of every sequence in one parallel region
+    // over all (row, head) queries.
+    struct DecodeRow {
+      const std::vector<kernels::KvSpan>* spans;
+      int64_t row, n_keys;
+    };
+    std::vector<std::vector<kernels::KvSpan>> seq_spans(seqs.size());
+    std::vector<DecodeRow> decode;
+    for (size_t si = 0; si < seqs.size(); ++si) {
+      const SeqSlice& s = seqs[si];
       const int64_t len = s.kv->length();
-      std::vector<kernels::KvSpan> spans;
+      std::vector<kernels::KvSpan>& spans = seq_spans[si];
       s.kv->Spans(layer, len + s.num_tokens, &spans);
       if (s.num_tokens >= kernels::kAttendManyMinRows) {
         // Prefill: all heads share the latent keys, so the rows (token i, head h) of qcat form one
@@ -112,24 +126,31 @@ class MlaAttention : public Attention {
                             lora_);
         continue;
       }
-      ThreadPool::Global().ParallelFor(s.num_tokens * heads_, 2, [&](int64_t b, int64_t e) {
-        for (int64_t idx = b; idx < e; ++idx) {
-          const int64_t i = idx / heads_, hh = idx % heads_, row = s.start_row + i;
-          kernels::AttendOne(qcat.row(row) + hh * row_w, static_cast<int>(row_w), spans.data(),
-                             static_cast<int>(spans.size()), row_w, 0, 0, static_cast<int>(lora_),
-                             len + i + 1, scale, olat.row(row) + hh * lora_);
-        }
-      });
+      for (int64_t i = 0; i < s.num_tokens; ++i)
+        decode.push_back({&spans, s.start_row + i, len + i + 1});
     }
+    ThreadPool::Global().ParallelFor(
+        static_cast<int64_t>(decode.size()) * heads_, 2, [&](int64_t b, int64_t e) {
+          for (int64_t idx = b; idx < e; ++idx) {
+            const DecodeRow& r = decode[static_cast<size_t>(idx / heads_)];
+            const int64_t hh = idx % heads_;
+            kernels::AttendOne(qcat.row(r.row) + hh * row_w, static_cast<int>(row_w),
+                               r.spans->data(), static_cast<int>(r.spans->size()), row_w, 0, 0,
+                               static_cast<int>(lora_), r.n_keys, scale,
+                               olat.row(r.row) + hh * lora_);
+          }
+        });
     // Expand through W_UV: attn[T, heads, v].
     Tensor attn({t, heads_ * vdim_});
     for (int hh = 0; hh < heads_; ++hh) {
       const TensorView w_uv = kv_b_.Rows(static_cast<int64_t>(hh) * (nope_ + vdim_) + nope_, vdim_);
       for (int64_t r = 0; r < t; ++r)
-        std::copy(olat.row(r) + hh * lora_, olat.row(r) + (hh + 1) * lora_, tmp_in.data() + r * lora_);
+        std::copy(olat.row(r) + hh * lora_, olat.row(r) + (hh + 1) * lora_,
+                  tmp_in.data() + r * lora_);
       kernels::MatMul(tmp_in.data(), t, lora_, w_uv, nullptr, tmp_out.data());
       for (int64_t r = 0; r < t; ++r)
-        std::copy(tmp_out.data() + r * vdim_, tmp_out.data() + (r + 1) * vdim_, attn.row(r) + hh * vdim_);
+        std::copy(tmp_out.data() + r * vdim_, tmp_out.data() + (r + 1) * vdim_,
+                  attn.row(r) + hh * vdim_);
     }
     out->Resize({t, d});
     kernels::MatMul(attn.data(), t, heads_ * vdim_, o_, nullptr, out->data());

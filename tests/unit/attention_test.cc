@@ -78,6 +78,58 @@ TEST(Attention, AttendManyMatchesAttendOne) {
   SetActive(saved.isa);
 }
 
+// Single-query attention (decode) of every kernel table against a double-precision softmax, over
+// head sizes that are not multiples of the vector width, key counts around the SIMD block sizes
+// (8, 16), uneven spans and scores large enough that the running maximum moves between blocks.
+TEST(Attention, AttendOneEveryTableMatchesDouble) {
+  std::mt19937 rng(11);
+  struct OneCase {
+    int dk, dv;
+    int64_t n_keys;
+    float spread;
+  };
+  const OneCase cases[] = {{1, 1, 1, 1.0f},      {7, 5, 3, 2.0f},       {8, 8, 8, 1.0f},
+                           {16, 16, 9, 3.0f},    {24, 40, 15, 1.0f},    {33, 17, 16, 4.0f},
+                           {64, 64, 17, 1.0f},   {72, 72, 33, 6.0f},    {128, 128, 100, 1.0f},
+                           {128, 128, 300, 8.0f}, {576, 512, 129, 0.5f}, {40, 32, 0, 1.0f}};
+  const KernelTable& saved = Active();
+  for (const KernelTable* table : AllSupported()) {
+    for (const OneCase& c : cases) {
+      std::normal_distribution<float> nd(0.0f, c.spread);
+      const int64_t k_off = 3, v_off = k_off + c.dk + 2, stride = v_off + c.dv + 1;
+      std::vector<float> kv(static_cast<size_t>(std::max<int64_t>(c.n_keys, 1) * stride)), q(static_cast<size_t>(c.dk));
+      for (float& v : kv) v = nd(rng);
+      for (float& v : q) v = nd(rng);
+      std::vector<KvSpan> spans = UnevenSpans(kv.data(), c.n_keys, stride);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+      std::vector<float> got(static_cast<size_t>(c.dv) + 1, NAN);
+      table->attend_one(q.data(), c.dk, spans.data(), static_cast<int>(spans.size()), stride, k_off, v_off, c.dv,
+                        c.n_keys, scale, got.data());
+      // Reference in double.
+      std::vector<double> p(static_cast<size_t>(c.n_keys));
+      double mx = -1e300, sum = 0;
+      for (int64_t j = 0; j < c.n_keys; ++j) {
+        double dot = 0;
+        for (int d = 0; d < c.dk; ++d) dot += static_cast<double>(q[static_cast<size_t>(d)]) * kv[static_cast<size_t>(j * stride + k_off + d)];
+        p[static_cast<size_t>(j)] = dot * scale;
+        mx = std::max(mx, p[static_cast<size_t>(j)]);
+      }
+      for (double& v : p) sum += (v = std::exp(v - mx));
+      for (int d = 0; d < c.dv; ++d) {
+        double want = 0;
+        for (int64_t j = 0; j < c.n_keys; ++j)
+          want += p[static_cast<size_t>(j)] / sum * kv[static_cast<size_t>(j * stride + v_off + d)];
+        // Float scores carry ~1e-7 * |q||k| of rounding, amplified by the score spread.
+        const double tol = 2e-6 * std::sqrt(static_cast<double>(c.dk)) * c.spread * c.spread * std::max(1.0, static_cast<double>(c.spread));
+        ASSERT_NEAR(got[static_cast<size_t>(d)], want, tol * std::max(1.0, std::fabs(want)))
+            << IsaName(table->isa) << " dk=" << c.dk << " dv=" << c.dv << " n_keys=" << c.n_keys << " d=" << d;
+      }
+      ASSERT_TRUE(std::isnan(got[static_cast<size_t>(c.dv)])) << "wrote past dv";
+    }
+  }
+  SetActive(saved.isa);
+}
+
 TEST(Attention, SoftmaxRowAvx512MatchesDouble) {
   bool have = false;
   for (const KernelTable* t : AllSupported()) have |= t->isa == Isa::kAvx512;

@@ -60,4 +60,11 @@ void MatMulQAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, cons
 void MatMulQAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                    float* y);
 
+// Single-query attention (AttendOneFn) in blocks of 8 / 16 keys: scores as SIMD dot products, one
+// vector exp per block, the output rescaled once per block (cpu/attn_*.cc).
+void AttendOneAvx2(const float* q, int dk, const KvSpan* spans, int num_spans, int64_t row_stride,
+                   int64_t k_offset, int64_t v_offset, int dv, int64_t n_keys, float scale, float* out);
+void AttendOneAvx512(const float* q, int dk, const KvSpan* spans, int num_spans, int64_t row_stride,
+                     int64_t k_offset, int64_t v_offset, int dv, int64_t n_keys, float scale, float* out);
+
 }  // namespace dsvl2::kernels::cpu

@@ -18,5 +18,8 @@ void QuantizeActs(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* 
 void MatMulQCols(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y);
 // One activation row quantized as the quantized matmuls do: q[k] int8, scales[k/32].
 void QuantizeActivationRow(const float* x, int64_t k, int8_t* q, float* scales);
+// Single-query attention, one key at a time (AttendOneFn).
+void AttendOne(const float* q, int dk, const KvSpan* spans, int num_spans, int64_t row_stride,
+               int64_t k_offset, int64_t v_offset, int dv, int64_t n_keys, float scale, float* out);
 
 }  // namespace dsvl2::kernels::ref
