@@ -90,6 +90,23 @@ struct Avx512Kernel {
     }
   }
 
+  // x rows [i0, i0+mr) x cols [k0, k0+kc) -> out[p * kMr + r] (zero rows past mr): 16 columns
+  // of up to 14 rows loaded, transposed in registers, stored as 16 packed steps of 14.
+  static void PackX(const float* x, int64_t k, int64_t i0, int mr, int64_t k0, int64_t kc, float* out) {
+    static_assert(kMr <= 16);
+    constexpr __mmask16 kRowMask = static_cast<__mmask16>((1u << kMr) - 1);
+    int64_t p = 0;
+    for (; p + 16 <= kc; p += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < mr ? _mm512_loadu_ps(x + (i0 + i) * k + k0 + p) : _mm512_setzero_ps();
+      Transpose16(r);
+      for (int q = 0; q < 16; ++q) _mm512_mask_storeu_ps(out + (p + q) * kMr, kRowMask, r[q]);
+    }
+    for (; p < kc; ++p)
+      for (int i = 0; i < kMr; ++i) out[p * kMr + i] = i < mr ? x[(i0 + i) * k + k0 + p] : 0.0f;
+  }
+
   template <int MR>
   static void Micro(const float* xp, const float* wp, int64_t kc, float* y, int64_t ldy,
                     int nvalid, const float* bias, bool first) {

@@ -23,6 +23,7 @@ namespace dsvl2::kernels::cpu {
 //   static constexpr int kMr, kNr;
 //   static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc, float* out);
 //       out[p * kNr + c] = w[j0 + c, k0 + p] for c < nvalid, 0 for nvalid <= c < kNr.
+//   optionally static void PackX(x, k, i0, mr, k0, kc, out): as PackedGemm::PackX below.
 //   template <int MR> static void Micro(const float* xp, const float* wp, int64_t kc, float* y,
 //       int64_t ldy, int nvalid, const float* bias /*null: accumulate into y*/, bool first);
 //       first: y = acc (+ bias if given); otherwise y += acc. Rows [0, MR), columns [0, nvalid).
@@ -31,9 +32,14 @@ struct PackedGemm {
   static constexpr int64_t kKc = 256;
   static constexpr int64_t kNcPanels = 256 / K::kNr;
 
-  // x block rows [i0, i0+mr) x cols [k0, k0+kc) -> out[p * kMr + r], zero rows past mr.
+  // x block rows [i0, i0+mr) x cols [k0, k0+kc) -> out[p * kMr + r], zero rows past mr. The
+  // kernel's own (SIMD transposing) K::PackX when it has one.
   static void PackX(const float* x, int64_t k, int64_t i0, int mr, int64_t k0, int64_t kc,
                     float* out) {
+    if constexpr (requires { K::PackX(x, k, i0, mr, k0, kc, out); }) {
+      K::PackX(x, k, i0, mr, k0, kc, out);
+      return;
+    }
     for (int r = 0; r < K::kMr; ++r) {
       if (r < mr) {
         const float* src = x + (i0 + r) * k + k0;
