@@ -70,7 +70,7 @@ struct Avx512Kernel {
 
   static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc,
                     float* out) {
-    const int64_t k = w.dim(1);
+    const int64_t k = w.dim(1), es = static_cast<int64_t>(DTypeSize(w.dtype));
     for (int half = 0; half < kNr / 16; ++half) {
       const int cb = half * 16;
       const int rows = std::max(0, std::min(16, nvalid - cb));
@@ -78,7 +78,13 @@ struct Avx512Kernel {
       if (rows == 16) {
         for (; p + 16 <= kc; p += 16) {
           __m512 r[16];
-          for (int c = 0; c < 16; ++c) r[c] = Load16(w.dtype, w.data, (j0 + cb + c) * k + k0 + p);
+          for (int c = 0; c < 16; ++c) {
+            const int64_t at = (j0 + cb + c) * k + k0 + p;
+            // 128 elements ahead in each of the 16 row streams (too many concurrent streams for
+            // the hardware prefetchers: without this the loads stall on DRAM).
+            _mm_prefetch(static_cast<const char*>(w.data) + (at + 128) * es, _MM_HINT_T0);
+            r[c] = Load16(w.dtype, w.data, at);
+          }
           Transpose16(r);
           for (int q = 0; q < 16; ++q) _mm512_storeu_ps(out + (p + q) * kNr + cb, r[q]);
         }
