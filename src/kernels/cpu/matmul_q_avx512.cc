@@ -46,24 +46,26 @@ inline void UnpackBlock(const uint8_t* q, __m512i w[8]) {
 // acc[ii] (16 columns of the panel) += input rows [i0, i0+NI) against all blocks of the panel.
 template <DType T, int NI>
 inline void PanelTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, __m512 acc[NI]) {
-  constexpr int32_t kZero = T == DType::kQ4_0 ? -8 : -128;
   constexpr size_t kBlockBytes = kQuantPanel * (T == DType::kQ4_0 ? 18 : 34);
-  const int64_t k = a.k;
-  for (int64_t b = 0; b < nb; ++b) {
+  const int64_t m = a.m;
+  // Block-major activations: the tile's rows at block b are consecutive records, so every row's
+  // values, scale and zero term are at constant offsets from three pointers.
+  const int8_t* xq = a.q.data() + i0 * kQuantBlock;
+  const float* xs = a.scale.data() + i0;
+  const int32_t* xz = a.zero.data() + i0;
+  for (int64_t b = 0; b < nb; ++b, xq += m * kQuantBlock, xs += m, xz += m) {
     const uint8_t* blk = panel + static_cast<size_t>(b) * kBlockBytes;
     __m512i w[8];
     UnpackBlock<T>(blk + 2 * kQuantPanel, w);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
 #pragma GCC unroll 16
     for (int ii = 0; ii < NI; ++ii) {
-      const int64_t i = i0 + ii;
-      const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(a.q.data() + i * k + b * kQuantBlock);
-      const size_t ib = static_cast<size_t>(i * nb + b);
+      const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(xq + ii * kQuantBlock);
       // One chain per row: the tile's rows are independent chains.
-      __m512i d = _mm512_set1_epi32(kZero * a.sum[ib]);
+      __m512i d = _mm512_set1_epi32(xz[ii]);
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) d = _mm512_dpbusd_epi32(d, w[c], _mm512_set1_epi32(x4[c]));
-      const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(a.scale[ib]));
+      const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(xs[ii]));
       acc[ii] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc[ii]);
     }
   }
