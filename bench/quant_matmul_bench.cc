@@ -1,6 +1,7 @@
 // Decode-shaped matrix products (m = 1 by default) with bf16 / q8_0 / q4_0 weights of the
 // DeepSeek-VL2-Tiny shapes; prints the best and median time over repeats and the weight bytes
-// streamed per second. Usage: quant_matmul_bench [m] [repeats]
+// streamed per second, and the multiply-adds (2mnk ops) per second, to compare with the VNNI peak
+// of peak_flops_bench when m is large enough to be compute bound. Usage: quant_matmul_bench [m] [repeats]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -47,8 +48,10 @@ int main(int argc, char** argv) {
       std::sort(times.begin(), times.end());
       const double best = times.front(), med = times[times.size() / 2];
       if (t == DType::kBF16) base = med;
-      std::printf("%-26s %-5s best %9.1f us  median %9.1f us  %6.1f GB/s (median)  speedup vs bf16 %.2fx\n", s.what,
-                  t == DType::kBF16 ? "bf16" : QuantFormatName(t), best, med, buf.size() / med / 1e3, base / med);
+      const double gops = 2.0 * static_cast<double>(m * s.n * s.k) / med / 1e3;
+      std::printf("%-26s %-5s best %9.1f us  median %9.1f us  %6.1f GB/s %6.1f GOP/s (median)  speedup vs bf16 %.2fx\n",
+                  s.what, t == DType::kBF16 ? "bf16" : QuantFormatName(t), best, med, buf.size() / med / 1e3, gops,
+                  base / med);
     }
   }
   return 0;

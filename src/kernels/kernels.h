@@ -39,24 +39,39 @@ using SwiGluColsFn = void (*)(const float* x, int64_t m, int64_t k, const Tensor
 
 // Input rows quantized once for block-quantized products by column range (QuantizeActsFn), then
 // read by any number of MatMulQColsFn calls (e.g. every column block of every chosen expert, from
-// one parallel region). One layout for every kernel set: per 32-block of each row, the int8
-// values, the scale and the sum of the values (the zero-point term of unsigned weight operands).
+// one parallel region). Per 32-block of each row: the int8 values, the scale, and the zero-point
+// term of kernels whose weight operand is unsigned. Where each block lies is the kernel table's
+// choice (quantize_acts and matmul_q_cols of one table agree; `layout` says which was written):
+//   kRowMajor (ref, generic): row after row, q [m, k], scale and zero [m, k/32].
+//   kBlockMajor (AVX2, AVX-512): block after block, q [k/32, m, 32], scale and zero [k/32, m], so
+//     the rows of a kernel's row tile at one block are one pointer plus compile-time offsets (a
+//     run-time row stride cost the x86 tiles a pointer per row, spilled to the stack).
 struct QuantActs {
+  enum class Layout { kRowMajor, kBlockMajor };
   int64_t m = 0, k = 0;
   DType wtype = DType::kQ8_0;  // the weight format the rows are for
-  std::vector<int8_t> q;       // [m, k]: nearest_even(x * 127 / max|x_b|)
-  std::vector<float> scale;    // [m, k/32]: max|x_b| / 127
-  std::vector<int32_t> sum;    // [m, k/32]: sum of q over the block
+  Layout layout = Layout::kRowMajor;
+  std::vector<int8_t> q;       // m * k values: nearest_even(x * 127 / max|x_b|)
+  std::vector<float> scale;    // m * k/32: max|x_b| / 127
+  // m * k/32: ZeroPoint(wtype) * (sum of q over the block): the block dot against weights stored
+  // as v - ZeroPoint (q4_0 nibbles v + 8, q8_0 bytes v + 128) starts from it.
+  std::vector<int32_t> zero;
 
-  // Sets the shape and grows the buffers to it (never shrinks them: reused scratch).
-  void Reset(int64_t rows, int64_t cols, DType weight_type) {
+  static constexpr int32_t ZeroPoint(DType t) { return t == DType::kQ4_0 ? -8 : -128; }
+  // Element of scale / zero for block b of row i (q: 32 times that).
+  int64_t BlockIndex(int64_t i, int64_t b) const {
+    return layout == Layout::kRowMajor ? i * (k / kQuantBlock) + b : b * m + i;
+  }
+  // Sets the shape and layout and grows the buffers to it (never shrinks them: reused scratch).
+  void Reset(int64_t rows, int64_t cols, DType weight_type, Layout l) {
     m = rows;
     k = cols;
     wtype = weight_type;
+    layout = l;
     const size_t n = static_cast<size_t>(rows * cols), nb = n / kQuantBlock;
     if (q.size() < n) q.resize(n);
     if (scale.size() < nb) scale.resize(nb);
-    if (sum.size() < nb) sum.resize(nb);
+    if (zero.size() < nb) zero.resize(nb);
   }
 };
 

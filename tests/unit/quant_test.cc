@@ -191,8 +191,9 @@ TEST(Quant, MatMulMatchesReferenceEveryIsa) {
   for (const kernels::KernelTable* table : kernels::AllSupported()) {
     for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
       for (int64_t k : {32, 64, 96, 160, 1280, 4096}) {
-        // m covers every row-tile size (1..8) and more than one 64-row chunk; n partial panels.
-        for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 17, 70}) {
+        // m covers every row-tile size (1..8, 16; 16 + 8 + 7 = 31) and more than one 64-row
+        // chunk; n partial panels.
+        for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 15, 16, 17, 24, 31, 33, 70}) {
           for (int64_t n : {1, 3, 17, 33, 65}) {
             if ((k == 4096 && m * n > 300) || (k >= 1280 && m == 70 && n > 17)) continue;  // keep the scalar reference quick
             QWeights w = MakeQ(t, n, k, rng);
@@ -231,7 +232,7 @@ TEST(Quant, ColsMatchReferenceEveryIsa) {
   for (const kernels::KernelTable* table : kernels::AllSupported()) {
     for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
       for (int64_t k : {32, 96, 160, 1280}) {
-        for (int64_t m : {1, 2, 3, 5, 17, 70}) {
+        for (int64_t m : {1, 2, 3, 5, 16, 17, 31, 33, 70}) {
           for (int64_t n : {1, 3, 17, 33, 65}) {
             if (k >= 1280 && m == 70 && n > 17) continue;
             QWeights g = MakeQ(t, n, k, rng), u = MakeQ(t, n, k, rng);

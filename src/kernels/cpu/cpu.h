@@ -50,8 +50,8 @@ void MatMulQGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, c
                     float* y);
 void QuantizeActsGeneric(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a);
 void MatMulQColsGeneric(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y);
-// Every kernel set fills and reads the same QuantActs layout (the AVX-512 table quantizes with
-// QuantizeActsAvx2); AVX-512 without VNNI runs AVX2's products.
+// The x86 kernel sets fill and read the block-major QuantActs layout (the AVX-512 table quantizes
+// with QuantizeActsAvx2); AVX-512 without VNNI runs AVX2's products.
 void QuantizeActsAvx2(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a);
 void MatMulQColsAvx2(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y);
 void MatMulQColsAvx512(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y);

@@ -3,7 +3,7 @@
 // hold 4 consecutive elements of each of 8 rows, so vpmaddubsw (u8 x s8 -> s16 pairs) against 4
 // broadcast activation bytes, then vpmaddwd, gives a 4-term dot product for 8 output columns at
 // once. q4_0: nibbles (0..15) are the unsigned operand; the 8 chunks of a block are summed in
-// s16 (8 x 2 x 15 x 127 < 32768) and -8 x the activation sum is added. q8_0: |w| and sign(x, w)
+// s16 (8 x 2 x 15 x 127 < 32768) and the zero-point term (-8 x the activation sum) is added. q8_0: |w| and sign(x, w)
 // (2 x 127 x 127 < 32768, one vpmaddwd per chunk). s32 -> f32 times (weight scales x activation
 // scale), accumulated in f32. Each unpacked half-block feeds a tile of up to 4 input rows;
 // panels are split over the thread pool.
@@ -29,9 +29,13 @@ typedef int32_t __attribute__((may_alias, aligned(1))) Int32Alias;
 template <DType T, int NI>
 inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, int h, __m256 acc[NI]) {
   constexpr size_t kBlockBytes = kQuantPanel * (T == DType::kQ4_0 ? 18 : 34);
-  const int64_t k = a.k;
+  const int64_t m = a.m;
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int64_t b = 0; b < nb; ++b) {
+  // Block-major activations: the tile's rows at block b are consecutive records.
+  const int8_t* xq = a.q.data() + i0 * kQuantBlock;
+  const float* xs = a.scale.data() + i0;
+  const int32_t* xz = a.zero.data() + i0;
+  for (int64_t b = 0; b < nb; ++b, xq += m * kQuantBlock, xs += m, xz += m) {
     const uint8_t* blk = panel + static_cast<size_t>(b) * kBlockBytes;
     const uint8_t* q = blk + 2 * kQuantPanel + 32 * h;
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
@@ -47,9 +51,7 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
       for (int c = 0; c < 8; ++c) w[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
     }
     for (int ii = 0; ii < NI; ++ii) {
-      const int64_t i = i0 + ii;
-      const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(a.q.data() + i * k + b * kQuantBlock);
-      const size_t ib = static_cast<size_t>(i * nb + b);
+      const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(xq + ii * kQuantBlock);
       __m256i d;
       if constexpr (T == DType::kQ4_0) {
         __m256i s0 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(x4[0]));
@@ -58,7 +60,7 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
           s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(w[c], _mm256_set1_epi32(x4[c])));
           s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(w[c + 1], _mm256_set1_epi32(x4[c + 1])));
         }
-        d = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones), _mm256_set1_epi32(-8 * a.sum[ib]));
+        d = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones), _mm256_set1_epi32(xz[ii]));
       } else {
         __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();
         for (int c = 0; c < 8; c += 2) {
@@ -69,7 +71,7 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
         }
         d = _mm256_add_epi32(d0, d1);
       }
-      acc[ii] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(a.scale[ib])), acc[ii]);
+      acc[ii] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(xs[ii])), acc[ii]);
     }
   }
 }
@@ -125,7 +127,7 @@ struct PanelKernel {
 }  // namespace
 
 void QuantizeActsAvx2(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
-  a->Reset(m, k, wtype);
+  a->Reset(m, k, wtype, QuantActs::Layout::kBlockMajor);
   QuantizeActRowsX86(x, 0, m, k, a);
 }
 

@@ -3,11 +3,15 @@
 // consecutive elements of each of the panel's 16 rows, so one vpdpbusd (u8 x s8 -> s32) against
 // 4 broadcast activation bytes adds a 4-term dot product to each of 16 output columns at once,
 // with no horizontal sums. The weight is the unsigned operand: q4_0 nibbles (0..15) as stored,
-// q8_0 bytes flipped to v + 128; the zero point (-8 resp. -128 times the block's activation sum)
-// starts the accumulation. Per block: s32 -> f32, times (16 weight scales x activation scale),
-// accumulated in f32 (one zmm per input row = 16 columns). Each unpacked panel block feeds a tile
-// of up to 8 input rows; panels are split over the thread pool, input rows go in chunks of 64 so
-// their quantized copy stays in L2. CPUs with AVX-512F/BW but no VNNI use the AVX2 kernel.
+// q8_0 bytes flipped to v + 128; the zero point (-8 resp. -128 times the block's activation sum,
+// precomputed by the quantizer) starts the accumulation. Per block: s32 -> f32, times (16 weight
+// scales x activation scale), accumulated in f32 (one zmm per input row = 16 columns). Each
+// unpacked panel block feeds a tile of up to 16 input rows (16 accumulators + 8 weight operands
+// in 32 zmm); panels are split over the thread pool, input rows go in chunks of 64 so their
+// quantized copy stays in L2. CPUs with AVX-512F/BW but no VNNI use the AVX2 kernel.
+//
+// Per row and block the tile issues 8 vpdpbusd plus a convert, a multiply and an FMA, which
+// share the vpdpbusd ports: about 75% of the VNNI peak is the ceiling with these numerics.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,9 +27,15 @@
 namespace dsvl2::kernels::cpu {
 namespace {
 
-constexpr int kMaxTileRows = 8;
+constexpr int kMaxTileRows = 16;
+// Rows whose dot-product chains are interleaved in program order (the out-of-order core need
+// not look across rows to keep both VNNI ports busy; vpdpbusd latency is 4 cycles).
+constexpr int kRowGroup = 4;
 // 4 activation bytes read as one int32 (may alias the int8 buffer, any alignment).
 typedef int32_t __attribute__((may_alias, aligned(1))) Int32Alias;
+
+template <DType T>
+constexpr size_t kPanelBlockBytes = kQuantPanel * (T == DType::kQ4_0 ? 18 : 34);
 
 // The 8 unsigned weight operands of one panel block: w[c] pairs with activation bytes 4c..4c+3.
 template <DType T>
@@ -43,28 +53,45 @@ inline void UnpackBlock(const uint8_t* q, __m512i w[8]) {
   }
 }
 
+// d += w (u8) x the 4 activation bytes at x4 (s8) broadcast to all 16 lanes, the broadcast being
+// vpdpbusd's m32bcst memory operand (GCC does not fold _mm512_set1_epi32(*x4) into it and issues
+// a separate vpbroadcastd). An asm with a memory operand stops GCC from moving other memory
+// accesses of the loop out of it: every array the loop updates must live in registers (see Tile).
+inline __m512i DpbusdBcst(__m512i d, __m512i w, const int8_t* x4) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(d) : "v"(w), "m"(*reinterpret_cast<const Int32Alias*>(x4)));
+  return d;
+}
+
 // acc[ii] (16 columns of the panel) += input rows [i0, i0+NI) against all blocks of the panel.
 template <DType T, int NI>
 inline void PanelTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, __m512 acc[NI]) {
-  constexpr int32_t kZero = T == DType::kQ4_0 ? -8 : -128;
-  constexpr size_t kBlockBytes = kQuantPanel * (T == DType::kQ4_0 ? 18 : 34);
-  const int64_t k = a.k;
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = panel + static_cast<size_t>(b) * kBlockBytes;
+  const int64_t m = a.m;
+  // Block-major activations: the tile's rows at block b are consecutive records, so every row's
+  // values, scale and zero term are at constant offsets from three pointers.
+  const int8_t* xq = a.q.data() + i0 * kQuantBlock;
+  const float* xs = a.scale.data() + i0;
+  const int32_t* xz = a.zero.data() + i0;
+  for (int64_t b = 0; b < nb; ++b, xq += m * kQuantBlock, xs += m, xz += m) {
+    const uint8_t* blk = panel + static_cast<size_t>(b) * kPanelBlockBytes<T>;
     __m512i w[8];
     UnpackBlock<T>(blk + 2 * kQuantPanel, w);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
 #pragma GCC unroll 16
-    for (int ii = 0; ii < NI; ++ii) {
-      const int64_t i = i0 + ii;
-      const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(a.q.data() + i * k + b * kQuantBlock);
-      const size_t ib = static_cast<size_t>(i * nb + b);
-      // One chain per row: the tile's rows are independent chains.
-      __m512i d = _mm512_set1_epi32(kZero * a.sum[ib]);
+    for (int g = 0; g < NI; g += kRowGroup) {
+      constexpr int kG = kRowGroup;
+      const int rows = NI - g < kG ? NI - g : kG;
+      __m512i d[kG];
+#pragma GCC unroll 16
+      for (int r = 0; r < rows; ++r) d[r] = _mm512_set1_epi32(xz[g + r]);
 #pragma GCC unroll 8
-      for (int c = 0; c < 8; ++c) d = _mm512_dpbusd_epi32(d, w[c], _mm512_set1_epi32(x4[c]));
-      const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(a.scale[ib]));
-      acc[ii] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc[ii]);
+      for (int c = 0; c < 8; ++c)
+#pragma GCC unroll 16
+        for (int r = 0; r < rows; ++r) d[r] = DpbusdBcst(d[r], w[c], xq + (g + r) * kQuantBlock + 4 * c);
+#pragma GCC unroll 16
+      for (int r = 0; r < rows; ++r) {
+        const __m512 s = _mm512_mul_ps(dw, _mm512_set1_ps(xs[g + r]));
+        acc[g + r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d[r]), s, acc[g + r]);
+      }
     }
   }
 }
@@ -73,21 +100,31 @@ inline void PanelTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int6
 template <DType T, int NI>
 void Tile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, int64_t p, int64_t j0, int64_t j1,
           int64_t n, const float* bias, float* y) {
+  // Every loop over acc is unrolled so that GCC's SRA keeps it in registers: one access at a
+  // variable index would leave it in memory, and the asm of DpbusdBcst would then pin its stores
+  // inside the block loop.
   __m512 acc[NI];
+#pragma GCC unroll 16
   for (int ii = 0; ii < NI; ++ii) acc[ii] = _mm512_setzero_ps();
   PanelTile<T, NI>(a, i0, panel, nb, acc);
   const int64_t c0 = p * kQuantPanel;
   const int lo = static_cast<int>(j0 - c0), hi = static_cast<int>(j1 - c0);
   const __mmask16 mask = static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
   const __m512 bv = bias ? _mm512_maskz_loadu_ps(mask, bias + c0) : _mm512_setzero_ps();
+#pragma GCC unroll 16
   for (int ii = 0; ii < NI; ++ii) _mm512_mask_storeu_ps(y + (i0 + ii) * n + c0, mask, _mm512_add_ps(acc[ii], bv));
 }
 
+// Rows [r0, r1): tiles of 16, then one of 8, then 1..7 rows.
 template <DType T>
 void RowTiles(const QuantActs& a, int64_t r0, int64_t r1, const uint8_t* panel, int64_t nb, int64_t p, int64_t j0,
               int64_t j1, int64_t n, const float* bias, float* y) {
   int64_t i = r0;
   for (; i + kMaxTileRows <= r1; i += kMaxTileRows) Tile<T, kMaxTileRows>(a, i, panel, nb, p, j0, j1, n, bias, y);
+  if (i + 8 <= r1) {
+    Tile<T, 8>(a, i, panel, nb, p, j0, j1, n, bias, y);
+    i += 8;
+  }
   switch (r1 - i) {
     case 7: Tile<T, 7>(a, i, panel, nb, p, j0, j1, n, bias, y); break;
     case 6: Tile<T, 6>(a, i, panel, nb, p, j0, j1, n, bias, y); break;

@@ -39,6 +39,7 @@ void QuantPanelCols(const QuantActs& a, const TensorView& w, int64_t j0, int64_t
 template <typename Kernel>
 void QuantPanelCols(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, const float* bias, float* y) {
   DSVL2_CHECK(IsQuantized(w.dtype) && w.dtype == a.wtype && w.shape.back() == a.k);
+  DSVL2_CHECK(a.layout == QuantActs::Layout::kBlockMajor);
   if (w.dtype == DType::kQ4_0) return QuantPanelCols<Kernel, DType::kQ4_0>(a, w, j0, j1, bias, y);
   QuantPanelCols<Kernel, DType::kQ8_0>(a, w, j0, j1, bias, y);
 }
@@ -50,7 +51,7 @@ void QuantMatMul(const float* x, int64_t m, int64_t k, const TensorView& w, cons
   DSVL2_CHECK(IsQuantized(w.dtype) && k % kQuantBlock == 0 && w.shape.back() == k);
   thread_local QuantActs act;
   QuantActs* ap = &act;
-  ap->Reset(m, k, w.dtype);
+  ap->Reset(m, k, w.dtype, QuantActs::Layout::kBlockMajor);
   if (m >= 8) {
     ThreadPool::Global().ParallelFor(m, 4, [&](int64_t r0, int64_t r1) { QuantizeActRowsX86(x, r0, r1, k, ap); });
   } else {

@@ -46,7 +46,7 @@ inline int32_t Dot32(const int8_t* a, const int8_t* b) {
   return s;
 }
 
-// Columns [j0, j1) of y (row stride n) from activations quantized in the QuantActs layout.
+// Columns [j0, j1) of y (row stride n) from activations in the row-major QuantActs layout.
 void PanelCols(const int8_t* xq, const float* xs, int64_t m, int64_t k, const TensorView& w, const float* bias,
                int64_t j0, int64_t j1, float* y) {
   const int64_t n = w.numel() / k, nb = k / kQuantBlock;
@@ -85,7 +85,7 @@ void PanelCols(const int8_t* xq, const float* xs, int64_t m, int64_t k, const Te
 void QuantizeActsGeneric(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
   DSVL2_CHECK(k % kQuantBlock == 0);
   const int64_t nb = k / kQuantBlock;
-  a->Reset(m, k, wtype);
+  a->Reset(m, k, wtype, QuantActs::Layout::kRowMajor);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t b = 0; b < nb; ++b) {
       const float* xb = x + i * k + b * kQuantBlock;
@@ -99,7 +99,7 @@ void QuantizeActsGeneric(const float* x, int64_t m, int64_t k, DType wtype, Quan
         qb[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
         s += qb[j];
       }
-      a->sum[static_cast<size_t>(i * nb + b)] = s;
+      a->zero[static_cast<size_t>(i * nb + b)] = QuantActs::ZeroPoint(wtype) * s;
     }
 }
 
@@ -119,6 +119,7 @@ void MatMulQGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, c
 
 void MatMulQColsGeneric(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y) {
   DSVL2_CHECK(IsQuantized(w.dtype) && w.dtype == a.wtype && w.shape.back() == a.k);
+  DSVL2_CHECK(a.layout == QuantActs::Layout::kRowMajor);
   PanelCols(a.q.data(), a.scale.data(), a.m, a.k, w, nullptr, j0, j1, y);
 }
 

@@ -1,7 +1,8 @@
-// Activation quantization for the x86 block-quantized kernels (QuantActs layout, kernels.h):
-// per 32-block of a row, q = nearest_even(x * 127 / max|x_b|) as int8, the scale max|x_b| / 127
-// and the sum of q. AVX2 + F16C intrinsics; included by each ISA's translation unit, which
-// compiles its own copy with its own flags (hence the anonymous namespace).
+// Activation quantization for the x86 block-quantized kernels, into the block-major QuantActs
+// layout (kernels.h): per 32-block of a row, q = nearest_even(x * 127 / max|x_b|) as int8, the
+// scale max|x_b| / 127 and the zero-point term ZeroPoint(wtype) * sum(q). AVX2 + F16C
+// intrinsics; included by each ISA's translation unit, which compiles its own copy with its own
+// flags (hence the anonymous namespace).
 #pragma once
 
 #include <immintrin.h>
@@ -16,7 +17,9 @@
 namespace dsvl2::kernels::cpu {
 namespace {
 
-inline void QuantizeActRowX86(const float* x, int64_t k, int8_t* q, float* scale, int32_t* sum) {
+// One row of k elements; block b goes to q + 32 * b * stride, scale[b * stride], zero[b * stride].
+inline void QuantizeActRowX86(const float* x, int64_t k, int64_t stride, int32_t zero_point, int8_t* q, float* scale,
+                              int32_t* zero) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < k / kQuantBlock; ++b) {
@@ -32,7 +35,7 @@ inline void QuantizeActRowX86(const float* x, int64_t k, int8_t* q, float* scale
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
     const float amax = _mm_cvtss_f32(m4);
     const float id = amax > 0 ? 127.0f / amax : 0.0f;
-    scale[b] = amax / 127.0f;
+    scale[b * stride] = amax / 127.0f;
     const __m256 vid = _mm256_set1_ps(id);
     __m256i r[4];
     for (int t = 0; t < 4; ++t) r[t] = _mm256_cvtps_epi32(_mm256_mul_ps(v[t], vid));
@@ -40,21 +43,22 @@ inline void QuantizeActRowX86(const float* x, int64_t k, int8_t* q, float* scale
     const __m256i p01 = _mm256_packs_epi32(r[0], r[1]), p23 = _mm256_packs_epi32(r[2], r[3]);
     __m256i p = _mm256_packs_epi16(p01, p23);
     p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * 32), p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * stride * 32), p);
     // sum of the 32 values: |q| <= 127, so 1*q pairs fit in s16.
     const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, p), ones16);
     __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-    sum[b] = _mm_cvtsi128_si32(s4);
+    zero[b * stride] = zero_point * _mm_cvtsi128_si32(s4);
   }
 }
 
-// Rows [r0, r1) of x[m, k] into a (already sized by QuantActs::Reset).
+// Rows [r0, r1) of x[m, k] into a (already sized by QuantActs::Reset, block-major).
 inline void QuantizeActRowsX86(const float* x, int64_t r0, int64_t r1, int64_t k, QuantActs* a) {
-  const int64_t nb = k / kQuantBlock;
+  const int64_t m = a->m;
+  const int32_t zp = QuantActs::ZeroPoint(a->wtype);
   for (int64_t i = r0; i < r1; ++i)
-    QuantizeActRowX86(x + i * k, k, a->q.data() + i * k, a->scale.data() + i * nb, a->sum.data() + i * nb);
+    QuantizeActRowX86(x + i * k, k, m, zp, a->q.data() + i * kQuantBlock, a->scale.data() + i, a->zero.data() + i);
 }
 
 }  // namespace

@@ -28,13 +28,13 @@ void QuantizeActivationRow(const float* x, int64_t k, int8_t* q, float* scales) 
 void QuantizeActs(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
   DSVL2_CHECK(k % kQuantBlock == 0);
   const int64_t nb = k / kQuantBlock;
-  a->Reset(m, k, wtype);
+  a->Reset(m, k, wtype, QuantActs::Layout::kRowMajor);
   for (int64_t i = 0; i < m; ++i) {
     QuantizeActivationRow(x + i * k, k, a->q.data() + i * k, a->scale.data() + i * nb);
     for (int64_t b = 0; b < nb; ++b) {
       int32_t s = 0;
       for (int64_t t = 0; t < kQuantBlock; ++t) s += a->q[static_cast<size_t>(i * k + b * kQuantBlock + t)];
-      a->sum[static_cast<size_t>(i * nb + b)] = s;
+      a->zero[static_cast<size_t>(i * nb + b)] = QuantActs::ZeroPoint(wtype) * s;
     }
   }
 }
@@ -66,6 +66,7 @@ void Cols(const int8_t* xq, const float* xs, int64_t m, int64_t k, const TensorV
 
 void MatMulQCols(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y) {
   DSVL2_CHECK(IsQuantized(w.dtype) && w.dtype == a.wtype && w.shape.back() == a.k);
+  DSVL2_CHECK(a.layout == QuantActs::Layout::kRowMajor);
   Cols(a.q.data(), a.scale.data(), a.m, a.k, w, nullptr, j0, j1, y);
 }
 

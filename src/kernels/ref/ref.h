@@ -13,7 +13,7 @@ void SwiGluCols(const float* x, int64_t m, int64_t k, const TensorView& gate, co
 void MatMulTransposed(const float* x, int64_t m, const TensorView& w, float* y);
 // w block-quantized (q8_0 / q4_0); defines the quantized numerics (see matmul_q_ref.cc).
 void MatMulQ(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias, float* y);
-// quantize_acts / matmul_q_cols (the QuantActs layout every kernel set shares).
+// quantize_acts / matmul_q_cols (QuantActs in the row-major layout).
 void QuantizeActs(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a);
 void MatMulQCols(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y);
 // One activation row quantized as the quantized matmuls do: q[k] int8, scales[k/32].
