@@ -128,7 +128,7 @@ struct PanelKernel {
 
 void QuantizeActsAvx2(const float* x, int64_t m, int64_t k, DType wtype, QuantActs* a) {
   a->Reset(m, k, wtype, QuantActs::Layout::kBlockMajor);
-  QuantizeActRowsX86(x, 0, m, k, a);
+  QuantizeActBlocksX86(x, 0, k / kQuantBlock, a);
 }
 
 void MatMulQColsAvx2(const QuantActs& a, const TensorView& w, int64_t j0, int64_t j1, float* y) {

@@ -52,10 +52,12 @@ void QuantMatMul(const float* x, int64_t m, int64_t k, const TensorView& w, cons
   thread_local QuantActs act;
   QuantActs* ap = &act;
   ap->Reset(m, k, w.dtype, QuantActs::Layout::kBlockMajor);
+  const int64_t nb = k / kQuantBlock;
   if (m >= 8) {
-    ThreadPool::Global().ParallelFor(m, 4, [&](int64_t r0, int64_t r1) { QuantizeActRowsX86(x, r0, r1, k, ap); });
+    ThreadPool::Global().ParallelFor(nb, std::max<int64_t>(1, 32 / m),
+                                     [&](int64_t b0, int64_t b1) { QuantizeActBlocksX86(x, b0, b1, ap); });
   } else {
-    QuantizeActRowsX86(x, 0, m, k, ap);
+    QuantizeActBlocksX86(x, 0, nb, ap);
   }
   const int64_t n = w.numel() / k, panels = QuantPaddedRows(n) / kQuantPanel;
   const int64_t grain = std::max<int64_t>(1, 32768 / static_cast<int64_t>(QuantPanelBytes(w.dtype, k)));
