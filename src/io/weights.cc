@@ -48,20 +48,41 @@ void ReleaseMappedPages(const void* p, size_t n) {
 }
 }  // namespace
 
-WeightBuffer::WeightBuffer(size_t bytes) : size_(std::max<size_t>(bytes, 1)) {
-  void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  DSVL2_CHECK_MSG(p != MAP_FAILED, StrFormat("out of memory allocating %zu bytes of weights", bytes));
-  if (size_ >= (2u << 20)) ::madvise(p, size_, MADV_HUGEPAGE);
-#ifdef MADV_POPULATE_WRITE
-  // Fault the pages in with one call (page faults one by one are slow in some VMs); if the
-  // kernel lacks it (before 5.14), the copy faults them in.
-  ::madvise(p, size_, MADV_POPULATE_WRITE);
-#endif
-  data_ = static_cast<uint8_t*>(p);
+WeightBuffer::WeightBuffer(size_t bytes, size_t align) {
+  bytes = std::max<size_t>(bytes, 1);
+  align = std::max<size_t>(align, 64);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  map_size_ = bytes + (align > page ? align : 0);
+  map_ = ::mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  DSVL2_CHECK_MSG(map_ != MAP_FAILED, StrFormat("out of memory allocating %zu bytes of weights", bytes));
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(map_) + align - 1) & ~(uintptr_t{align} - 1);
+  data_ = reinterpret_cast<uint8_t*>(a);
+  if (bytes >= (2u << 20)) ::madvise(data_, bytes, MADV_HUGEPAGE);
 }
 
 WeightBuffer::~WeightBuffer() {
-  if (data_) ::munmap(data_, size_);
+  if (map_) ::munmap(map_, map_size_);
+}
+
+uint8_t* OwnedWeights::Allocate(size_t bytes) {
+  bytes = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  if (chunks_.empty() || chunk_used_ + bytes > chunk_size_) {
+    chunk_size_ = std::max(kChunkBytes, (bytes + (size_t{2} << 20) - 1) / (size_t{2} << 20) * (size_t{2} << 20));
+    chunks_.emplace_back(chunk_size_, size_t{2} << 20);
+    chunk_used_ = 0;
+  }
+  uint8_t* p = chunks_.back().data() + chunk_used_;
+  chunk_used_ += bytes;
+  allocated_ += bytes;
+#ifdef MADV_POPULATE_WRITE
+  // Fault the pages in with one call (page faults one by one are slow in some VMs); if the
+  // kernel lacks it (before 5.14), the copy faults them in.
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = reinterpret_cast<uintptr_t>(p) / page * page;
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) / page * page;
+  ::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE);
+#endif
+  return p;
 }
 
 const TensorView* WeightBinder::Check(const std::string& name, const Shape& shape) {
@@ -92,9 +113,9 @@ StatusOr<WeightConversion> ParseWeightConversion(const std::string& spec) {
 }
 
 TensorView ConvertMatrix(const TensorView& v, DType target, OwnedWeights* owned) {
-  owned->emplace_back(StorageBytes(target, v.shape));
-  ConvertMatrixInto(v, target, owned->back().data());
-  return TensorView{target, v.shape, owned->back().data()};
+  uint8_t* dst = owned->Allocate(StorageBytes(target, v.shape));
+  ConvertMatrixInto(v, target, dst);
+  return TensorView{target, v.shape, dst};
 }
 
 void ConvertMatrixInto(const TensorView& v, DType target, uint8_t* dst) {
@@ -136,8 +157,7 @@ TensorView WeightBinder::Matrix(const std::string& name, const Shape& shape) {
                        !(IsQuantized(conv_.target) && t->dim(1) % kQuantBlock != 0);  // else as stored
   if (convert) return ConvertMatrix(*t, conv_.target, owned_);
   if (!conv_.copy_to_memory || !owned_) return *t;
-  owned_->emplace_back(t->nbytes());
-  uint8_t* dst = owned_->back().data();
+  uint8_t* dst = owned_->Allocate(t->nbytes());
   const uint8_t* src = static_cast<const uint8_t*>(t->data);
   constexpr int64_t kChunk = 1 << 20;  // both sides fault pages in: spread over the pool
   const int64_t bytes = static_cast<int64_t>(t->nbytes()), chunks = (bytes + kChunk - 1) / kChunk;
@@ -146,7 +166,7 @@ TensorView WeightBinder::Matrix(const std::string& name, const Shape& shape) {
     std::memcpy(dst + b, src + b, static_cast<size_t>(e - b));
   });
   ReleaseMappedPages(t->data, t->nbytes());
-  return TensorView{t->dtype, t->shape, owned_->back().data()};
+  return TensorView{t->dtype, t->shape, dst};
 }
 
 std::vector<float> WeightBinder::Vector(const std::string& name, const Shape& shape) {

@@ -35,20 +35,38 @@ StatusOr<WeightConversion> ParseWeightConversion(const std::string& spec);
 // so streaming gigabytes of weights per token takes fewer TLB misses). Move-only.
 class WeightBuffer {
  public:
-  explicit WeightBuffer(size_t bytes);
-  WeightBuffer(WeightBuffer&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr; o.size_ = 0; }
+  // `align`: alignment of data() (a power of two; 2 MiB lets the kernel back it with huge pages).
+  explicit WeightBuffer(size_t bytes, size_t align = 64);
+  WeightBuffer(WeightBuffer&& o) noexcept : map_(o.map_), map_size_(o.map_size_), data_(o.data_) {
+    o.map_ = nullptr;
+    o.map_size_ = 0;
+    o.data_ = nullptr;
+  }
   WeightBuffer& operator=(WeightBuffer&&) = delete;
   WeightBuffer(const WeightBuffer&) = delete;
   ~WeightBuffer();
   uint8_t* data() const { return data_; }
 
  private:
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
   uint8_t* data_ = nullptr;
-  size_t size_ = 0;
 };
 
-// Buffers holding converted or copied weights; whoever owns the model owns this.
-using OwnedWeights = std::vector<WeightBuffer>;
+// Buffers holding converted or copied weights; whoever owns the model owns this. Matrices are
+// carved one after another (64-byte aligned) out of large 2 MiB-aligned chunks, so that the small
+// matrices too (a vl2-tiny q8_0 expert matrix is 1.2 MB) lie on huge pages; each allocation's
+// pages are faulted in when it is made.
+class OwnedWeights {
+ public:
+  static constexpr size_t kChunkBytes = size_t{256} << 20;
+  uint8_t* Allocate(size_t bytes);
+  size_t allocated_bytes() const { return allocated_; }
+
+ private:
+  std::vector<WeightBuffer> chunks_;
+  size_t chunk_size_ = 0, chunk_used_ = 0, allocated_ = 0;
+};
 
 // A copy of `v` (2-D, any float or quantized dtype) as `target`, written into a new buffer
 // appended to `owned` (rows converted in parallel). Quantized targets need v.dim(1) % 32 == 0.

@@ -11,6 +11,7 @@
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
+#include "io/weights.h"
 #include "model/deepseek_vl2.h"
 #include "test_util.h"
 
@@ -45,6 +46,27 @@ int RunInspect(const std::string& dir, std::string* err) {
   int rc = std::system(cmd.c_str());
   *err = ReadFileToString(errfile).value();
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// Load-time copies are carved out of shared 2 MiB-aligned chunks: 64-byte aligned, disjoint,
+// writable to the last byte; one larger than a chunk gets its own.
+TEST(ModelLoad, OwnedWeightsCarvesAlignedDisjointRanges) {
+  OwnedWeights owned;
+  std::vector<std::pair<uint8_t*, size_t>> got;
+  for (size_t bytes : {size_t{1}, size_t{1000}, size_t{5} << 20, OwnedWeights::kChunkBytes - 100,
+                       OwnedWeights::kChunkBytes + 12345, size_t{64}}) {
+    uint8_t* p = owned.Allocate(bytes);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u) << bytes;
+    std::memset(p, 0xab, bytes);
+    got.push_back({p, bytes});
+  }
+  for (size_t i = 0; i < got.size(); ++i)
+    for (size_t j = i + 1; j < got.size(); ++j)
+      EXPECT_TRUE(got[i].first + got[i].second <= got[j].first || got[j].first + got[j].second <= got[i].first)
+          << i << " overlaps " << j;
+  EXPECT_EQ(got[1].first[999], 0xab);
+  EXPECT_GE(owned.allocated_bytes(), size_t{2} * OwnedWeights::kChunkBytes);
 }
 
 TEST(ModelLoad, FixtureLoadsAndInspectSucceeds) {
