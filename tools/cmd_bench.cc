@@ -3,6 +3,7 @@
 // peak, batched decode tokens/s against the bandwidth roofline of the weight bytes each step
 // reads, time to first token for one image, and peak RSS. Text or one JSON object on stdout;
 // progress on stderr.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -232,6 +233,18 @@ int RunBench(int argc, char** argv) {
 
   // Model measurements first, so peak RSS is the model's and not the bandwidth buffer's.
   // A first prefill pages in the weights (untimed).
+  {
+    // The KV blocks the prefill and decode runs will hold are touched now, as in a server that
+    // has been running: first touches inside a timed decode step measure the VM's page faults.
+    KvPool* pool = engine.kv_pool();
+    const int64_t bs = pool->block_size();
+    int64_t blocks = 0;
+    for (int64_t n : o.prompt_lengths) blocks = std::max(blocks, (n + bs) / bs + 1);
+    for (int64_t b : o.batches)
+      blocks = std::max(blocks, b * ((o.decode_prompt + o.decode_steps + 1 + bs - 1) / bs + 1));
+    Progress(StrFormat("touching %lld KV cache blocks (%lld MB)", static_cast<long long>(blocks),
+                       static_cast<long long>(pool->Prefault(blocks) >> 20)));
+  }
   Progress("warm-up prefill");
   if (auto w = bench::BenchPrefill(lm, engine.kv_pool(), o.prompt_lengths.front(), 99); !w.ok())
     return Fail(w.status().WithContext("warm-up"));

@@ -1,5 +1,11 @@
 #include "runtime/kv_cache.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
 #include "base/logging.h"
 
 namespace dsvl2 {
@@ -18,6 +24,23 @@ std::unique_ptr<KvPool> KvPool::WithBudget(int num_layers, int64_t row_width, in
   const int64_t per_block = static_cast<int64_t>(num_layers) * block_size * row_width * 4;
   return std::make_unique<KvPool>(num_layers, row_width, block_size,
                                   std::max<int64_t>(1, bytes / std::max<int64_t>(per_block, 1)));
+}
+
+int64_t KvPool::Prefault(int64_t blocks) {
+  blocks = std::clamp<int64_t>(blocks, 0, num_blocks_);
+  const size_t bytes = static_cast<size_t>(block_floats_ * blocks) * sizeof(float);
+  if (bytes == 0) return 0;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(data_.get()) + page - 1) / page * page;
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(data_.get()) + bytes) / page * page;
+  if (e > b) {
+    ::madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+    if (::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE) == 0) return static_cast<int64_t>(bytes);
+#endif
+  }
+  std::memset(data_.get(), 0, bytes);
+  return static_cast<int64_t>(bytes);
 }
 
 int64_t KvPool::free_blocks() const {

@@ -2,6 +2,7 @@
 // gives each sequence the same logits as running it alone; the KV pool is shared and bounded.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "model/deepseek_vl2.h"
@@ -97,6 +98,26 @@ TEST(KvPool, AllocationIsBoundedAndReturned) {
     ASSERT_TRUE(b.Reserve(4).ok());
   }
   EXPECT_EQ(pool.free_blocks(), 3);
+}
+
+// Prefault touches (a prefix of) the pool without changing what it holds or hands out, and the
+// first blocks handed out are the prefaulted ones.
+TEST(KvPool, PrefaultTouchesTheFirstBlocksOnly) {
+  KvPool pool(3, 1000, 16, 40);  // 192 KB per block: several pages each
+  EXPECT_EQ(pool.Prefault(0), 0);
+  EXPECT_EQ(pool.Prefault(5), 5 * pool.bytes_per_block());
+  EXPECT_EQ(pool.Prefault(1000), 40 * pool.bytes_per_block());  // clamped to the pool
+  EXPECT_EQ(pool.free_blocks(), 40);
+  std::vector<int32_t> got;
+  ASSERT_TRUE(pool.Allocate(3, &got));
+  EXPECT_EQ(got, (std::vector<int32_t>{0, 1, 2}));
+  pool.BlockLayer(2, 2)[15 * 1000 + 999] = 7.0f;  // the last float of a block is writable
+  EXPECT_EQ(pool.BlockLayer(2, 2)[15 * 1000 + 999], 7.0f);
+  pool.Free(got);
+  std::vector<int32_t> again;
+  ASSERT_TRUE(pool.Allocate(3, &again));  // freed blocks come back first
+  std::sort(again.begin(), again.end());
+  EXPECT_EQ(again, got);
 }
 
 TEST(Forward, RejectsBadBatches) {
