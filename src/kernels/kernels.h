@@ -147,8 +147,12 @@ inline void SwiGluCols(const float* x, int64_t m, int64_t k, const TensorView& g
 void SwiGluQCols(const KernelTable& t, const QuantActs& a, const TensorView& gate, const TensorView& up, int64_t j0,
                  int64_t j1, float* out);
 
+// Up to this many rows, SwiGluWith with block-quantized gate and up (same format) quantizes the
+// inputs once and computes both products and the activation in one parallel region.
+inline constexpr int64_t kSwiGluQFusedMaxRows = 64;
 // out[m, n] = silu(x · gate^T) * (x · up^T) with table t, on the thread pool: few rows use the
-// fused single pass (swiglu_cols), many rows two GEMMs and one silu-multiply pass.
+// fused single pass (swiglu_cols, or SwiGluQCols for quantized weights), many rows two GEMMs and
+// one silu-multiply pass.
 void SwiGluWith(const KernelTable& t, const float* x, int64_t m, int64_t k, const TensorView& gate,
                 const TensorView& up, float* out);
 inline void SwiGlu(const float* x, int64_t m, int64_t k, const TensorView& gate,

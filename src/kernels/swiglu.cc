@@ -14,6 +14,18 @@ void SwiGluWith(const KernelTable& t, const float* x, int64_t m, int64_t k, cons
                 const TensorView& up, float* out) {
   const int64_t n = gate.dim(0);
   const bool quantized = IsQuantized(gate.dtype) || IsQuantized(up.dtype);
+  if (IsQuantized(gate.dtype) && gate.dtype == up.dtype && m <= kSwiGluQFusedMaxRows) {
+    // Few rows, block-quantized: inputs quantized once, then one parallel region over blocks of
+    // columns, each computing gate, up and silu(gate) * up for its columns.
+    thread_local QuantActs xq_buf;
+    QuantActs& xq = xq_buf;  // (named through a reference: the pool's threads read it)
+    t.quantize_acts(x, m, k, gate.dtype, &xq);
+    constexpr int64_t kCols = 16;
+    ThreadPool::Global().ParallelFor((n + kCols - 1) / kCols, 1, [&](int64_t b0, int64_t b1) {
+      SwiGluQCols(t, xq, gate, up, b0 * kCols, std::min(n, b1 * kCols), out);
+    });
+    return;
+  }
   if (quantized || (m >= cpu::kGemmMinRows && t.isa != Isa::kRef)) {
     // Many rows: two packed GEMMs (compute bound) and one element-wise pass.
     thread_local std::vector<float> u;

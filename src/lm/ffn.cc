@@ -130,16 +130,37 @@ void MoeLayer::RunBatched(const std::vector<Job>& jobs, int64_t hidden) {
   if (jobs.empty()) return;
   const kernels::KernelTable& kt = kernels::Active();
   constexpr int64_t kCols = 16;  // columns per work unit
-  // Work units: blocks of kCols columns of every job's output, numbered job after job.
+  // Work units: blocks of kCols columns of every job's output, numbered job after job. A unit of
+  // a job with r rows costs about kUnitBase + r (streaming its weight block, plus one row of dot
+  // products per input row), so threads take contiguous ranges of equal cost, not of equal
+  // count: with 1 to 5 rows per expert an even count split leaves one thread waiting.
+  constexpr double kUnitBase = 2.0;
+  const int threads = ThreadPool::Global().num_threads();
+  std::vector<int64_t> first(jobs.size() + 1, 0), cut(static_cast<size_t>(threads) + 1, 0);
+  std::vector<double> cost_first(jobs.size() + 1, 0.0);
   auto run = [&](auto cols_of, auto body) {
-    std::vector<int64_t> first(jobs.size() + 1, 0);
-    for (size_t i = 0; i < jobs.size(); ++i) first[i + 1] = first[i] + (cols_of(jobs[i]) + kCols - 1) / kCols;
-    ThreadPool::Global().ParallelFor(first.back(), 1, [&](int64_t u0, int64_t u1) {
-      size_t j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), u0) - first.begin() - 1);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const int64_t units = (cols_of(jobs[i]) + kCols - 1) / kCols;
+      first[i + 1] = first[i] + units;
+      cost_first[i + 1] = cost_first[i] + static_cast<double>(units) * (kUnitBase + static_cast<double>(jobs[i].rows));
+    }
+    size_t j = 0;
+    for (int p = 1; p < threads; ++p) {
+      const double target = cost_first.back() * p / threads;
+      while (j + 1 < jobs.size() && cost_first[j + 1] <= target) ++j;
+      const double unit_cost = kUnitBase + static_cast<double>(jobs[j].rows);
+      const int64_t u = first[j] + static_cast<int64_t>((target - cost_first[j]) / unit_cost);
+      cut[static_cast<size_t>(p)] = std::clamp(u, cut[static_cast<size_t>(p) - 1], first.back());
+    }
+    cut[static_cast<size_t>(threads)] = first.back();
+    ThreadPool::Global().ParallelFor(threads, 1, [&](int64_t p0, int64_t p1) {
+      const int64_t u0 = cut[static_cast<size_t>(p0)], u1 = cut[static_cast<size_t>(p1)];
+      if (u0 >= u1) return;
+      size_t jj = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), u0) - first.begin() - 1);
       for (int64_t u = u0; u < u1; ++u) {
-        while (u >= first[j + 1]) ++j;
-        const int64_t c0 = (u - first[j]) * kCols;
-        body(j, c0, std::min(cols_of(jobs[j]), c0 + kCols));
+        while (u >= first[jj + 1]) ++jj;
+        const int64_t c0 = (u - first[jj]) * kCols;
+        body(jj, c0, std::min(cols_of(jobs[jj]), c0 + kCols));
       }
     });
   };
@@ -208,8 +229,15 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
   }
   const bool shared_small = has_shared_ && t < kMany && Batchable(shared_);
   if (shared_small) small_h += t * shared_.inter();
-  Tensor xin({small_rows, d}), hbuf({std::max<int64_t>(small_h, 1)}),
-      xout({small_rows + (shared_small ? t : 0), d});
+  // Scratch reused across calls (no allocation or zero-filling per decode step).
+  thread_local std::vector<float> xin_buf, h_buf, xout_buf;
+  auto scratch = [](std::vector<float>& v, int64_t n) {
+    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+    return v.data();
+  };
+  float* const xin = scratch(xin_buf, small_rows * d);
+  float* const hbuf = scratch(h_buf, std::max<int64_t>(small_h, 1));
+  float* const xout = scratch(xout_buf, (small_rows + (shared_small ? t : 0)) * d);
   std::vector<Job> jobs;
   std::vector<int64_t> out_row(static_cast<size_t>(e), -1);
   int64_t row = 0, hoff = 0;
@@ -217,14 +245,14 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
     const auto& toks = by_expert[static_cast<size_t>(ex)];
     const int64_t n = static_cast<int64_t>(toks.size());
     if (!is_small(ex, n)) continue;
-    for (int64_t j = 0; j < n; ++j) std::copy(x.row(toks[j].first), x.row(toks[j].first) + d, xin.row(row + j));
+    for (int64_t j = 0; j < n; ++j) std::copy(x.row(toks[j].first), x.row(toks[j].first) + d, xin + (row + j) * d);
     const SwiGlu& mlp = experts_[static_cast<size_t>(ex)];
-    jobs.push_back({&mlp, xin.row(row), n, hbuf.data() + hoff, xout.row(row)});
+    jobs.push_back({&mlp, xin + row * d, n, hbuf + hoff, xout + row * d});
     out_row[static_cast<size_t>(ex)] = row;
     row += n;
     hoff += n * mlp.inter();
   }
-  if (shared_small) jobs.push_back({&shared_, x.data(), t, hbuf.data() + hoff, xout.row(small_rows)});
+  if (shared_small) jobs.push_back({&shared_, x.data(), t, hbuf + hoff, xout + small_rows * d});
   RunBatched(jobs, d);
 
   y->Resize({t, d});
@@ -236,7 +264,7 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
     const int64_t n = static_cast<int64_t>(toks.size());
     const float* out;
     if (is_small(ex, n)) {
-      out = xout.row(out_row[static_cast<size_t>(ex)]);
+      out = xout + out_row[static_cast<size_t>(ex)] * d;
     } else {
       big_in.Resize({n, d});
       big_out.Resize({n, d});
@@ -248,7 +276,7 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
   }
   if (has_shared_) {
     if (shared_small) {
-      kernels::Add(xout.row(small_rows), t * d, y->data());
+      kernels::Add(xout + small_rows * d, t * d, y->data());
     } else {
       Tensor s({t, d});
       shared_.Forward(x.data(), t, s.data());

@@ -225,7 +225,7 @@ TEST(Quant, MatMulMatchesReferenceEveryIsa) {
 
 // Column ranges over activations quantized once (quantize_acts + matmul_q_cols, and SwiGluQCols)
 // on every ISA: the same numerics as matmul_q (and the reference), nothing written outside
-// [j0, j1).
+// [j0, j1); and the whole SwiGluWith (fused for few rows, GEMMs for many).
 TEST(Quant, ColsMatchReferenceEveryIsa) {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -251,26 +251,31 @@ TEST(Quant, ColsMatchReferenceEveryIsa) {
             std::vector<float> cols(count, -7.0f), sc(count, -7.0f);
             table->matmul_q_cols(qa, g.view, j0, j1, cols.data());
             kernels::SwiGluQCols(*table, qa, g.view, u.view, j0, j1, sc.data());
+            // The whole product on the pool (fused up to kSwiGluQFusedMaxRows rows, then GEMMs).
+            std::vector<float> full(count, NAN);
+            kernels::SwiGluWith(*table, x.data(), m, k, g.view, u.view, full.data());
             const std::string what = std::string(kernels::IsaName(table->isa)) + " " +
                                      QuantFormatName(t) + " m=" + std::to_string(m) +
                                      " n=" + std::to_string(n) + " k=" + std::to_string(k);
             for (int64_t i = 0; i < m; ++i)
               for (int64_t j = 0; j < n; ++j) {
                 const size_t o = static_cast<size_t>(i * n + j);
-                if (j < j0 || j >= j1) {
+                const bool outside = j < j0 || j >= j1;
+                if (outside) {
                   ASSERT_EQ(cols[o], -7.0f) << "cols wrote outside range " << what;
                   ASSERT_EQ(sc[o], -7.0f) << "swiglu wrote outside range " << what;
-                  continue;
                 }
                 double mg = 0, mu = 0;
                 for (int64_t tt = 0; tt < k; ++tt) {
                   mg += std::fabs(x[i * k + tt] * g.deq[j * k + tt]);
                   mu += std::fabs(x[i * k + tt] * u.deq[j * k + tt]);
                 }
-                ASSERT_LE(std::fabs(cols[o] - gw[o]), 1e-5 * mg + 1e-6) << what << " at (" << i << "," << j << ")";
                 // silu(g) * u: the errors of g (slope of silu <= 1.1) and u, times the other factor
                 const double bound = 1.1 * (1e-5 * mg + 1e-6) * (std::fabs(uw[o]) + 1e-5 * mu + 1e-6) +
                                      (1e-5 * mu + 1e-6) * std::fabs(gw[o]) + 1e-6 * std::fabs(want[o]);
+                ASSERT_LE(std::fabs(full[o] - want[o]), bound) << "SwiGluWith " << what << " at (" << i << "," << j << ")";
+                if (outside) continue;
+                ASSERT_LE(std::fabs(cols[o] - gw[o]), 1e-5 * mg + 1e-6) << what << " at (" << i << "," << j << ")";
                 ASSERT_LE(std::fabs(sc[o] - want[o]), bound) << "SwiGluQCols " << what << " at (" << i << "," << j << ")";
               }
           }
