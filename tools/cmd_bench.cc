@@ -27,14 +27,15 @@ namespace mb = kernels::microbench;
 constexpr const char* kUsage =
     "usage: dsvl2 bench [--model DIR] [--weights bf16|q8|q4] [--threads N] [--format text|json]\n"
     "                   [--prompt-lengths 128,512,1024] [--batches 1,4,16] [--decode-steps N]\n"
-    "                   [--vision-tiles N] [--images 640x480,1920x1080] [--quick] [--copy-weights]\n"
+    "                   [--vision-tiles N] [--images 640x480,1920x1080] [--quick]\n"
+    "                   [--weight-memory auto|map|copy] [--copy-weights]\n"
     "Measures memory bandwidth and peak multiply-add rates, then the model: vision tiles/s,\n"
     "prefill tokens/s, batched decode tokens/s against the bandwidth roofline, time to first\n"
     "token per image size, peak RSS. --quick: short settings (smoke test, not for numbers).\n";
 
 struct Options {
   std::string model, weights, format = "text";
-  bool copy_weights = false;
+  std::string weight_memory = "auto";
   int threads = 0;
   std::vector<int64_t> prompt_lengths{128, 512, 1024};
   std::vector<int64_t> batches{1, 4, 16};
@@ -88,7 +89,7 @@ StatusOr<std::vector<std::pair<int, int>>> ParseSizes(const std::string& s) {
 }
 
 StatusOr<Options> ParseOptions(int argc, char** argv) {
-  Args a({"model", "weights", "threads", "format", "prompt-lengths", "batches", "decode-steps",
+  Args a({"model", "weights", "threads", "format", "prompt-lengths", "batches", "decode-steps", "weight-memory",
           "vision-tiles", "images"},
          {"quick", "copy-weights"});
   RETURN_IF_ERROR(a.Parse(argc, argv));
@@ -108,7 +109,8 @@ StatusOr<Options> ParseOptions(int argc, char** argv) {
   }
   o.model = a.Get("model");
   o.weights = a.Get("weights");
-  o.copy_weights = a.Has("copy-weights");
+  o.weight_memory = a.Has("copy-weights") ? "copy" : a.Get("weight-memory", "auto");
+  RETURN_IF_ERROR(CheckWeightMemory(o.weight_memory).WithContext("--weight-memory"));
   o.format = a.Get("format", "text");
   if (o.format != "text" && o.format != "json")
     return Status::Error("--format must be text or json");
@@ -154,7 +156,8 @@ std::string Fixed(double v, int digits) { return StrFormat("%.*f", digits, v); }
 void PrintText(const ordered_json& j) {
   const auto& m = j["machine"];
   std::printf("model        %s\n", j["model"].get<std::string>().c_str());
-  std::printf("weights      %s\n", j["weights"].get<std::string>().c_str());
+  std::printf("weights      %s (%s)\n", j["weights"].get<std::string>().c_str(),
+              j["weight_memory"] == "copy" ? "copied into memory" : "file mapping");
   std::printf("machine      %s, %d cores, %d threads, kernels %s\n",
               m["cpu_model"].get<std::string>().c_str(), m["cores"].get<int>(),
               m["threads"].get<int>(), m["isa"].get<std::string>().c_str());
@@ -211,7 +214,7 @@ int RunBench(int argc, char** argv) {
   Progress("loading " + o.model);
   EngineOptions eo;
   eo.weights = o.weights;
-  eo.copy_weights = o.copy_weights;
+  eo.weight_memory = o.weight_memory;
   auto engine_or = Engine::Load(o.model, eo);
   if (!engine_or.ok()) return Fail(engine_or.status());
   Engine& engine = **engine_or;
@@ -222,6 +225,7 @@ int RunBench(int argc, char** argv) {
   ordered_json j;
   j["model"] = o.model;
   j["weights"] = o.weights.empty() ? StoredFormat(wb) : o.weights;
+  j["weight_memory"] = engine.weights_copied() ? "copy" : "map";
   const bench::MachineInfo mi = bench::ProbeMachine();
   j["machine"] = {
       {"cpu_model", mi.cpu_model}, {"cores", mi.cores}, {"threads", mi.threads}, {"isa", mi.isa}};

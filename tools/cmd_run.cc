@@ -29,7 +29,9 @@ constexpr const char* kUsage =
     "                 [--top-k K] [--repetition-penalty R] [--seed S] [--chunk-size N]\n"
     "                 [--threads N] [--format text|json] [--boxes-out PATH]\n"
     "                 [--weights bf16|q8|q4]  (convert the language model's linear weights at load)\n"
-    "                 [--copy-weights]  (copy the weights out of the file mapping into memory at load)\n";
+    "                 [--weight-memory auto|map|copy]  (map: use the file mapping; copy: copy the\n"
+    "                  weights into huge-page memory at load; auto: copy when they fit)\n"
+    "                 [--copy-weights]  (= --weight-memory copy)\n";
 
 struct Conversation {
   std::vector<Turn> turns;
@@ -81,13 +83,13 @@ struct Options {
   GenerationParams gen;
   int threads = 0;
   bool demo = false;
-  bool copy_weights = false;
+  std::string weight_memory = "auto";
 };
 
 StatusOr<Options> ParseOptions(int argc, char** argv) {
   Args a({"model", "image", "prompt", "messages", "system", "max-new-tokens", "temperature", "top-p",
           "top-k", "repetition-penalty", "seed", "chunk-size", "threads", "format", "boxes-out",
-          "weights"},
+          "weights", "weight-memory"},
          {"copy-weights"});
   RETURN_IF_ERROR(a.Parse(argc, argv));
   Options o;
@@ -99,7 +101,8 @@ StatusOr<Options> ParseOptions(int argc, char** argv) {
   o.format = a.Get("format", "text");
   o.boxes_out = a.Get("boxes-out");
   o.weights = a.Get("weights");
-  o.copy_weights = a.Has("copy-weights");
+  o.weight_memory = a.Has("copy-weights") ? "copy" : a.Get("weight-memory", "auto");
+  RETURN_IF_ERROR(CheckWeightMemory(o.weight_memory).WithContext("--weight-memory"));
   if (!o.weights.empty() && o.weights != "bf16" && o.weights != "q8" && o.weights != "q4")
     return Status::Error("--weights must be bf16, q8 or q4");
   if (o.format != "text" && o.format != "json") return Status::Error("--format must be text or json");
@@ -191,7 +194,7 @@ int RunRun(int argc, char** argv) {
   double preprocess_ms = ms(t0, Clock::now());
   EngineOptions eopts;
   eopts.weights = o.weights;
-  eopts.copy_weights = o.copy_weights;
+  eopts.weight_memory = o.weight_memory;
   auto engine_or = Engine::Load(o.model, eopts);
   if (!engine_or.ok()) return Fail(engine_or.status());
   Engine& engine = **engine_or;

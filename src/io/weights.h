@@ -22,9 +22,8 @@ struct WeightConversion {
   DType target = DType::kBF16;
   std::function<bool(const std::string& name)> applies;
   // Matrices kept as stored are copied out of the file mapping into anonymous memory (huge
-  // pages advised), and the mapping's pages are released (`--copy-weights`). On the 2-core VM
-  // of docs/benchmarks it made vl2-tiny q8_0 decode 1.2-1.7x faster but vl2-small q4_0 decode
-  // 2x slower (docs/DESIGN.md), so the default keeps the mapping.
+  // pages advised, OwnedWeights), and the mapping's pages are released (EngineOptions::
+  // weight_memory decides; docs/DESIGN.md has the measurements).
   bool copy_to_memory = false;
 };
 

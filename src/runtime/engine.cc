@@ -1,6 +1,9 @@
 #include "runtime/engine.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "tokenizer/stream_decoder.h"
 #include "vision/preprocess.h"
@@ -10,12 +13,48 @@ namespace {
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// MemAvailable of /proc/meminfo in bytes, or -1 where it cannot be read.
+int64_t AvailableMemoryBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("MemAvailable:", 0) != 0) continue;
+    std::istringstream fields(line.substr(13));
+    int64_t kb = -1;
+    fields >> kb;
+    return kb < 0 ? -1 : kb * 1024;
+  }
+  return -1;
+}
+
+// Total size of the checkpoint's *.safetensors files.
+int64_t CheckpointBytes(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int64_t total = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".safetensors") total += static_cast<int64_t>(e.file_size(ec));
+  return total;
+}
 }  // namespace
+
+Status CheckWeightMemory(const std::string& v) {
+  if (v == "auto" || v == "map" || v == "copy") return Status::Ok();
+  return Status::Error("weight memory must be auto, map or copy, got '" + v + "'");
+}
 
 StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir,
                                                const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
-  ASSIGN_OR_RETURN(e->model_, DeepseekVL2::Load(model_dir, options.weights, options.copy_weights));
+  RETURN_IF_ERROR(CheckWeightMemory(options.weight_memory));
+  bool copy = options.weight_memory == "copy";
+  if (options.weight_memory == "auto") {
+    const int64_t avail = AvailableMemoryBytes();
+    copy = avail > 0 && CheckpointBytes(model_dir) + (options.kv_cache_mb << 20) + (int64_t{1} << 30) <= avail;
+  }
+  e->weights_copied_ = copy;
+  ASSIGN_OR_RETURN(e->model_, DeepseekVL2::Load(model_dir, options.weights, copy));
   ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromModelDir(model_dir));
   e->tokenizer_->AddSpecialTokens(Vl2SpecialTokens());
   const DeepseekV2& lm = e->model_->language();

@@ -23,9 +23,17 @@ struct EngineOptions {
   int kv_block_size = 16;
   // Language-model linear weights: "" = as stored, "bf16", "q8", "q4" (DeepseekVL2::Load).
   std::string weights;
-  // Copy the weights out of the checkpoint's file mapping into memory (WeightConversion).
-  bool copy_weights = false;
+  // Where the weights kept as stored live: "map" = the checkpoint's file mapping (4 KiB pages of
+  // the page cache), "copy" = copied at load into anonymous memory on huge pages
+  // (WeightConversion::copy_to_memory), "auto" = copy when the checkpoint plus the KV cache fit
+  // in the available memory with 1 GiB to spare, else map. On the 2-core VM of docs/benchmarks
+  // the copy decodes 1.2x (vl2-tiny q8) to 4x (vl2-base q4) faster: streaming gigabytes per
+  // token through 4 KiB pages costs a page walk per page, which that VM makes expensive.
+  std::string weight_memory = "auto";
 };
+
+// Checks an EngineOptions::weight_memory value.
+Status CheckWeightMemory(const std::string& v);
 
 // One message of a conversation with its decoded images (in the order of its <image> tags).
 struct Turn {
@@ -60,6 +68,8 @@ class Engine {
                                                 const EngineOptions& options = {});
 
   const DeepseekVL2& model() const { return *model_; }
+  // Whether the weights were copied into memory (weight_memory "copy", or "auto" that chose it).
+  bool weights_copied() const { return weights_copied_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   int64_t max_context() const { return model_->config().language_config.max_position_embeddings; }
   // The KV pool Run() allocates from (shared, thread-safe); the Scheduler uses it by default.
@@ -78,6 +88,7 @@ class Engine {
   std::unique_ptr<DeepseekVL2> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<KvPool> pool_;
+  bool weights_copied_ = false;
 };
 
 }  // namespace dsvl2

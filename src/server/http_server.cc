@@ -69,7 +69,7 @@ int RunServer(const ServerOptions& o) {
   EngineOptions eo;
   eo.kv_cache_mb = o.kv_cache_mb;
   eo.weights = o.weights;
-  eo.copy_weights = o.copy_weights;
+  eo.weight_memory = o.weight_memory;
   auto engine_or = Engine::Load(o.model_dir, eo);
   if (!engine_or.ok()) {
     std::fprintf(stderr, "dsvl2 serve: %s\n", engine_or.status().message().c_str());

@@ -22,7 +22,7 @@ struct ServerOptions {
   std::string api_key;             // "": no auth
   ChatConfig chat;                 // limits, default max_tokens, model name
   std::string weights;             // EngineOptions::weights: "" (as stored), bf16, q8, q4
-  bool copy_weights = false;       // EngineOptions::copy_weights
+  std::string weight_memory = "auto";  // EngineOptions::weight_memory: auto, map, copy
 };
 
 // Runs until SIGINT or SIGTERM; returns the process exit code. Prints "listening on http://H:P"

@@ -149,7 +149,7 @@ TEST(BenchCli, TextOutputAndOptions) {
 TEST(BenchCli, BadOptionsAreOneLineErrors) {
   for (const char* args :
        {"--batches 0", "--batches 1,x", "--prompt-lengths ''", "--images 640by480", "--format xml",
-        "--weights q3", "--decode-steps 0", "--bogus 1"}) {
+        "--weights q3", "--decode-steps 0", "--bogus 1", "--weight-memory disk"}) {
     Result r = RunBench("--model " + Fixture() + " " + args);
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
     EXPECT_NE(r.err.find("dsvl2 bench: "), std::string::npos) << args;
@@ -160,6 +160,12 @@ TEST(BenchCli, BadOptionsAreOneLineErrors) {
   nlohmann::json jq = nlohmann::json::parse(q.out);
   EXPECT_EQ(jq["weights"], "q8");
   EXPECT_TRUE(jq["weight_bytes"]["by_dtype"].contains("Q8_0")) << jq["weight_bytes"].dump();
+  // Where the weights live is reported: forced either way, and auto copies a model this small.
+  for (const char* mode : {"map", "copy", "auto"}) {
+    Result w = RunBench("--model " + Fixture() + " --weight-memory " + mode + " --quick --format json");
+    ASSERT_EQ(w.rc, 0) << mode << ": " << w.err;
+    EXPECT_EQ(nlohmann::json::parse(w.out)["weight_memory"], std::string(mode) == "map" ? "map" : "copy") << mode;
+  }
   Result missing = RunBench("--model /nonexistent/model --quick");
   EXPECT_EQ(missing.rc, 1);
   EXPECT_NE(missing.err.find("/nonexistent/model"), std::string::npos) << missing.err;

@@ -91,6 +91,17 @@ std::vector<float> LastLogits(const std::string& dir, const std::string& weights
   return logits.vec();
 }
 
+// Weights copied out of the mapping (into the huge-page arena) compute exactly what the mapped
+// ones do, stored as they are or converted at load.
+TEST(QuantIo, CopiedWeightsGiveTheSameLogits) {
+  for (const char* weights : {"", "q4"}) {
+    const std::string dir = testing::DataDir() + "/fixtures/base-mla-sigmoid";
+    const std::vector<float> mapped = LastLogits(dir, weights, false), copied = LastLogits(dir, weights, true);
+    ASSERT_FALSE(mapped.empty());
+    EXPECT_EQ(mapped, copied) << "weights '" << weights << "'";
+  }
+}
+
 TEST(QuantIo, QuantizeCommandOutputLoadsLikeLoadTimeQuantization) {
   for (const char* fixture : {"tiny-mha", "base-mla-sigmoid"}) {
     const std::string src = testing::DataDir() + "/fixtures/" + fixture;
