@@ -33,7 +33,11 @@ void SwiGluWith(const KernelTable& t, const float* x, int64_t m, int64_t k, cons
     // Block-quantized weights go through matmul_q (activations quantized once per call).
     (IsQuantized(gate.dtype) ? t.matmul_q : t.matmul)(x, m, k, gate, nullptr, out);
     (IsQuantized(up.dtype) ? t.matmul_q : t.matmul)(x, m, k, up, nullptr, u.data());
-    SiluMul(out, u.data(), m * n, out);
+    const float* up_out = u.data();  // (the pool's threads must not name this thread's u)
+    ThreadPool::Global().ParallelFor(m, std::max<int64_t>(1, 16384 / std::max<int64_t>(n, 1)),
+                                     [&](int64_t r0, int64_t r1) {
+                                       SiluMul(out + r0 * n, up_out + r0 * n, (r1 - r0) * n, out + r0 * n);
+                                     });
     return;
   }
   // Few rows: one pass over x per block of columns, gate and up streamed together.
