@@ -27,8 +27,8 @@ struct EngineOptions {
   // the page cache), "copy" = copied at load into anonymous memory on huge pages
   // (WeightConversion::copy_to_memory), "auto" = copy when the checkpoint plus the KV cache fit
   // in the available memory with 1 GiB to spare, else map. On the 2-core VM of docs/benchmarks
-  // the copy decodes 1.2x (vl2-tiny q8) to 4x (vl2-base q4) faster: streaming gigabytes per
-  // token through 4 KiB pages costs a page walk per page, which that VM makes expensive.
+  // the copy decoded 1.15-1.45x faster (vl2-small, vl2-base q4_0; docs/DESIGN.md): streaming
+  // gigabytes per token through 4 KiB pages costs a page walk per page.
   std::string weight_memory = "auto";
 };
 
