@@ -29,8 +29,8 @@ constexpr const char* kUsage =
     "                 [--top-k K] [--repetition-penalty R] [--seed S] [--chunk-size N]\n"
     "                 [--threads N] [--format text|json] [--boxes-out PATH]\n"
     "                 [--weights bf16|q8|q4]  (convert the language model's linear weights at load)\n"
-    "                 [--weight-memory auto|map|copy]  (map: use the file mapping; copy: copy the\n"
-    "                  weights into huge-page memory at load; auto: copy when they fit)\n"
+    "                 [--weight-memory map|copy|auto]  (map, the default: use the file mapping;\n"
+    "                  copy: copy the weights into huge-page memory at load; auto: copy when they fit)\n"
     "                 [--copy-weights]  (= --weight-memory copy)\n";
 
 struct Conversation {
@@ -83,7 +83,7 @@ struct Options {
   GenerationParams gen;
   int threads = 0;
   bool demo = false;
-  std::string weight_memory = "auto";
+  std::string weight_memory = "map";
 };
 
 StatusOr<Options> ParseOptions(int argc, char** argv) {
@@ -101,7 +101,10 @@ StatusOr<Options> ParseOptions(int argc, char** argv) {
   o.format = a.Get("format", "text");
   o.boxes_out = a.Get("boxes-out");
   o.weights = a.Get("weights");
-  o.weight_memory = a.Has("copy-weights") ? "copy" : a.Get("weight-memory", "auto");
+  // One answer: the mapping loads in seconds, a copy into huge pages takes 10-20 s more for
+  // vl2-tiny bf16 (docs/DESIGN.md), more than it saves on a few hundred tokens. serve and bench
+  // default to auto.
+  o.weight_memory = a.Has("copy-weights") ? "copy" : a.Get("weight-memory", "map");
   RETURN_IF_ERROR(CheckWeightMemory(o.weight_memory).WithContext("--weight-memory"));
   if (!o.weights.empty() && o.weights != "bf16" && o.weights != "q8" && o.weights != "q4")
     return Status::Error("--weights must be bf16, q8 or q4");

@@ -94,6 +94,7 @@ TEST(CliRun, BadInputsAreOneLineErrors) {
            {m + "--prompt hi --temperature abc", "--temperature", 2},
            {m + "--prompt hi --bogus 1", "--bogus", 2},
            {m + "--prompt hi --format xml", "--format", 2},
+           {m + "--prompt hi --weight-memory disk", "--weight-memory", 2},
            {m + "--prompt hi --messages x.json", "not both", 2},
        }) {
     Result r = RunCli(c.args);
