@@ -101,7 +101,7 @@ StatusOr<Options> ParseOptions(int argc, char** argv) {
   o.format = a.Get("format", "text");
   o.boxes_out = a.Get("boxes-out");
   o.weights = a.Get("weights");
-  // One answer: the mapping loads in seconds, a copy into huge pages takes 10-20 s more for
+  // One answer: the mapping loads in seconds, a copy into huge pages takes 3-20 s more for
   // vl2-tiny bf16 (docs/DESIGN.md), more than it saves on a few hundred tokens. serve and bench
   // default to auto.
   o.weight_memory = a.Has("copy-weights") ? "copy" : a.Get("weight-memory", "map");
