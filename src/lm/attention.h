@@ -10,6 +10,7 @@
 #include "base/tensor.h"
 #include "io/config.h"
 #include "io/weights.h"
+#include "kernels/kernels.h"
 #include "lm/kv.h"
 
 namespace dsvl2 {
@@ -29,5 +30,16 @@ class Attention {
 };
 
 std::unique_ptr<Attention> MakeAttention(const LanguageConfig& cfg);
+
+// The query loop both attentions share, over each sequence's cache spans for `layer` (covering
+// its new rows). Slices of at least kernels::kAttendManyMinRows rows (prefill) go to
+// prefill(slice, len, spans), one after another; the rows of the other slices (decode) of every
+// sequence run in one parallel region over all (row, head) pairs: decode(row, head, n_keys,
+// spans), where row is the batch row and n_keys = len + i + 1 for the slice's i-th row.
+using KvSpans = std::vector<kernels::KvSpan>;
+void AttendSlices(
+    const std::vector<SeqSlice>& seqs, int layer, int heads, int64_t grain,
+    const std::function<void(const SeqSlice& s, int64_t len, const KvSpans& spans)>& prefill,
+    const std::function<void(int64_t row, int64_t head, int64_t n_keys, const KvSpans& spans)>& decode);
 
 }  // namespace dsvl2

@@ -2,7 +2,6 @@
 // without bias, RoPE in the rotate_half (NeoX) layout on the whole head, scale 1/sqrt(head_dim).
 #include <cmath>
 
-#include "base/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
@@ -60,39 +59,20 @@ class MhaAttention : public Attention {
     Tensor attn({t, w});
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd_));
     // Prefill slices: per head, all new rows at once as matrix products; row i sees keys
-    // 0..len+i. Decode rows (short slices) of every sequence: one parallel region over all
-    // (row, head) queries, each a single-query attention over its sequence's spans.
-    struct DecodeRow {
-      const std::vector<kernels::KvSpan>* spans;
-      int64_t row, n_keys;
-    };
-    std::vector<std::vector<kernels::KvSpan>> seq_spans(seqs.size());
-    std::vector<DecodeRow> decode;
-    for (size_t si = 0; si < seqs.size(); ++si) {
-      const SeqSlice& s = seqs[si];
-      const int64_t len = s.kv->length();
-      std::vector<kernels::KvSpan>& spans = seq_spans[si];
-      s.kv->Spans(layer, len + s.num_tokens, &spans);
-      if (s.num_tokens >= kernels::kAttendManyMinRows) {
-        for (int hh = 0; hh < heads_; ++hh)
-          kernels::AttendMany(q.row(s.start_row) + hh * hd_, w, s.num_tokens, hd_, spans.data(),
-                              static_cast<int>(spans.size()), 2 * w, hh * hd_, w + hh * hd_, hd_,
-                              len + s.num_tokens, /*causal_base=*/len, /*group=*/1, scale,
-                              attn.row(s.start_row) + hh * hd_, w);
-        continue;
-      }
-      for (int64_t i = 0; i < s.num_tokens; ++i)
-        decode.push_back({&spans, s.start_row + i, len + i + 1});
-    }
-    ThreadPool::Global().ParallelFor(
-        static_cast<int64_t>(decode.size()) * heads_, 4, [&](int64_t b, int64_t e) {
-          for (int64_t idx = b; idx < e; ++idx) {
-            const DecodeRow& r = decode[static_cast<size_t>(idx / heads_)];
-            const int64_t hh = idx % heads_;
-            kernels::AttendOne(q.row(r.row) + hh * hd_, hd_, r.spans->data(),
-                               static_cast<int>(r.spans->size()), 2 * w, hh * hd_, w + hh * hd_,
-                               hd_, r.n_keys, scale, attn.row(r.row) + hh * hd_);
-          }
+    // 0..len+i. Decode rows: single-query attention per (row, head), all in one region.
+    AttendSlices(
+        seqs, layer, heads_, 4,
+        [&](const SeqSlice& s, int64_t len, const KvSpans& spans) {
+          for (int hh = 0; hh < heads_; ++hh)
+            kernels::AttendMany(q.row(s.start_row) + hh * hd_, w, s.num_tokens, hd_, spans.data(),
+                                static_cast<int>(spans.size()), 2 * w, hh * hd_, w + hh * hd_, hd_,
+                                len + s.num_tokens, /*causal_base=*/len, /*group=*/1, scale,
+                                attn.row(s.start_row) + hh * hd_, w);
+        },
+        [&](int64_t row, int64_t hh, int64_t n_keys, const KvSpans& spans) {
+          kernels::AttendOne(q.row(row) + hh * hd_, hd_, spans.data(), static_cast<int>(spans.size()),
+                             2 * w, hh * hd_, w + hh * hd_, hd_, n_keys, scale,
+                             attn.row(row) + hh * hd_);
         });
     out->Resize({t, d});
     kernels::MatMul(attn.data(), t, w, o_, nullptr, out->data());

@@ -8,7 +8,6 @@
 //   out     = o_proj(concat_h o_h)
 #include <cmath>
 
-#include "base/thread_pool.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
 #include "lm/attention.h"
@@ -103,42 +102,21 @@ class MlaAttention : public Attention {
     // Attention over the latent cache: olat[T, heads, lora].
     Tensor olat({t, heads_ * lora_});
     const float scale = 1.0f / std::sqrt(static_cast<float>(qh));
-    // Prefill slices as matrix products; decode rows of every sequence in one parallel region
-    // over all (row, head) queries.
-    struct DecodeRow {
-      const std::vector<kernels::KvSpan>* spans;
-      int64_t row, n_keys;
-    };
-    std::vector<std::vector<kernels::KvSpan>> seq_spans(seqs.size());
-    std::vector<DecodeRow> decode;
-    for (size_t si = 0; si < seqs.size(); ++si) {
-      const SeqSlice& s = seqs[si];
-      const int64_t len = s.kv->length();
-      std::vector<kernels::KvSpan>& spans = seq_spans[si];
-      s.kv->Spans(layer, len + s.num_tokens, &spans);
-      if (s.num_tokens >= kernels::kAttendManyMinRows) {
-        // Prefill: all heads share the latent keys, so the rows (token i, head h) of qcat form one
-        // [num_tokens * heads, lora + rope] query matrix; rows of token i see keys 0..len+i.
-        kernels::AttendMany(qcat.row(s.start_row), row_w, s.num_tokens * heads_,
-                            static_cast<int>(row_w), spans.data(), static_cast<int>(spans.size()),
-                            row_w, 0, 0, static_cast<int>(lora_), len + s.num_tokens,
-                            /*causal_base=*/len, /*group=*/heads_, scale, olat.row(s.start_row),
-                            lora_);
-        continue;
-      }
-      for (int64_t i = 0; i < s.num_tokens; ++i)
-        decode.push_back({&spans, s.start_row + i, len + i + 1});
-    }
-    ThreadPool::Global().ParallelFor(
-        static_cast<int64_t>(decode.size()) * heads_, 2, [&](int64_t b, int64_t e) {
-          for (int64_t idx = b; idx < e; ++idx) {
-            const DecodeRow& r = decode[static_cast<size_t>(idx / heads_)];
-            const int64_t hh = idx % heads_;
-            kernels::AttendOne(qcat.row(r.row) + hh * row_w, static_cast<int>(row_w),
-                               r.spans->data(), static_cast<int>(r.spans->size()), row_w, 0, 0,
-                               static_cast<int>(lora_), r.n_keys, scale,
-                               olat.row(r.row) + hh * lora_);
-          }
+    AttendSlices(
+        seqs, layer, heads_, 2,
+        [&](const SeqSlice& s, int64_t len, const KvSpans& spans) {
+          // Prefill: all heads share the latent keys, so the rows (token i, head h) of qcat form
+          // one [num_tokens * heads, lora + rope] query matrix; rows of token i see keys 0..len+i.
+          kernels::AttendMany(qcat.row(s.start_row), row_w, s.num_tokens * heads_,
+                              static_cast<int>(row_w), spans.data(), static_cast<int>(spans.size()),
+                              row_w, 0, 0, static_cast<int>(lora_), len + s.num_tokens,
+                              /*causal_base=*/len, /*group=*/heads_, scale, olat.row(s.start_row),
+                              lora_);
+        },
+        [&](int64_t row, int64_t hh, int64_t n_keys, const KvSpans& spans) {
+          kernels::AttendOne(qcat.row(row) + hh * row_w, static_cast<int>(row_w), spans.data(),
+                             static_cast<int>(spans.size()), row_w, 0, 0, static_cast<int>(lora_),
+                             n_keys, scale, olat.row(row) + hh * lora_);
         });
     // Expand through W_UV: attn[T, heads, v].
     Tensor attn({t, heads_ * vdim_});
