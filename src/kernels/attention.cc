@@ -61,7 +61,7 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
     std::copy(row + k_offset, row + k_offset + dk, kmat + j * dk);
   });
   const int64_t block = BlockRows(m, k_all, causal);
-  const bool simd_softmax = Active().isa == Isa::kAvx512;
+  const bool simd_softmax = Active().isa == Isa::kAvx512 || Active().isa == Isa::kAmx;
   for (int64_t r0 = 0; r0 < m; r0 += block) {
     const int64_t rows = std::min(block, m - r0);
     const int64_t kb = keys_for_row(r0 + rows - 1);

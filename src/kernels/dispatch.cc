@@ -5,6 +5,7 @@
 
 #include "base/logging.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 
@@ -24,6 +25,11 @@ const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTranspose
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
                               &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
                               &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512};
+const KernelTable kAmxTable{Isa::kAmx, &cpu::MatMulAmx, &cpu::MatMulTransposedGeneric,
+                           &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
+                           &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512};
+
+constexpr Isa kAllIsas[] = {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 
 bool Supported(Isa isa) {
   switch (isa) {
@@ -31,8 +37,12 @@ bool Supported(Isa isa) {
     case Isa::kGeneric: return true;
     case Isa::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                             __builtin_cpu_supports("f16c");
+    // The AVX-512 table's quantized products are VNNI (vpdpbusd) and its translation unit is
+    // compiled for it: AVX-512 without VNNI (Skylake-SP) takes the AVX2 table.
     case Isa::kAvx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                              __builtin_cpu_supports("avx512vl");
+                              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                              __builtin_cpu_supports("avx512vnni");
+    case Isa::kAmx: return Supported(Isa::kAvx512) && AmxBf16Usable();
   }
   return false;
 }
@@ -43,20 +53,21 @@ const KernelTable* TableFor(Isa isa) {
     case Isa::kGeneric: return &kGenericTable;
     case Isa::kAvx2: return &kAvx2Table;
     case Isa::kAvx512: return &kAvx512Table;
+    case Isa::kAmx: return &kAmxTable;
   }
   return nullptr;
 }
 
 const KernelTable* Best() {
   if (const char* env = std::getenv("DSVL2_ISA")) {
-    for (Isa isa : {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512}) {
+    for (Isa isa : kAllIsas) {
       if (std::strcmp(env, IsaName(isa)) == 0) {
         if (Supported(isa) && TableFor(isa)) return TableFor(isa);
         LogWarning(std::string("DSVL2_ISA=") + env + " is not available on this CPU/build; ignored");
       }
     }
   }
-  for (Isa isa : {Isa::kAvx512, Isa::kAvx2})
+  for (Isa isa : {Isa::kAmx, Isa::kAvx512, Isa::kAvx2})
     if (Supported(isa) && TableFor(isa)) return TableFor(isa);
   return &kGenericTable;
 }
@@ -71,6 +82,7 @@ const char* IsaName(Isa isa) {
     case Isa::kGeneric: return "generic";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kAmx: return "amx";
   }
   return "?";
 }
@@ -86,7 +98,7 @@ const KernelTable& Active() {
 
 std::vector<const KernelTable*> AllSupported() {
   std::vector<const KernelTable*> out;
-  for (Isa isa : {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512})
+  for (Isa isa : kAllIsas)
     if (Supported(isa) && TableFor(isa)) out.push_back(TableFor(isa));
   return out;
 }

@@ -14,7 +14,8 @@
 namespace dsvl2::kernels {
 
 // Instruction sets a kernel table can be built for.
-enum class Isa { kRef = 0, kGeneric = 1, kAvx2 = 2, kAvx512 = 3 };
+// kAmx is the AVX-512 table with AMX tile products for bf16 weights in prefill and vision.
+enum class Isa { kRef = 0, kGeneric = 1, kAvx2 = 2, kAvx512 = 3, kAmx = 4 };
 const char* IsaName(Isa isa);
 
 // y[m, n] = sum_k x[m, k] * w[n, k] + bias[n]   (x: [m,k] f32 row-major, w: [n,k] PyTorch Linear
@@ -114,7 +115,7 @@ struct KernelTable {
   AttendOneFn attend_one = nullptr;
 };
 
-// The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512 if set).
+// The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512|amx if set).
 const KernelTable& Active();
 // Tables for every ISA compiled in and supported by this CPU (tests run each against ref).
 std::vector<const KernelTable*> AllSupported();

@@ -8,6 +8,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/cpu/peak.h"
+#include "kernels/cpu_features.h"
 
 namespace dsvl2::kernels::microbench {
 namespace {
@@ -63,6 +64,8 @@ std::vector<PeakKernel> SupportedPeakKernels() {
       out.push_back({"bf16_dot_avx512", "GFLOP/s", &cpu::PeakBf16DotAvx512});
     if (__builtin_cpu_supports("avx512vnni"))
       out.push_back({"int8_vnni_avx512", "GOP/s", &cpu::PeakInt8VnniAvx512});
+    if (AmxBf16Usable()) out.push_back({"bf16_amx", "GFLOP/s", &cpu::PeakBf16Amx});
+    if (AmxInt8Usable()) out.push_back({"int8_amx", "GOP/s", &cpu::PeakInt8Amx});
   }
   return out;
 }

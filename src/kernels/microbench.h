@@ -1,5 +1,6 @@
 // Machine-limit microbenchmarks: the peak multiply-add rate of each instruction set this CPU has
-// (f32 FMA on AVX2 and AVX-512, AVX512-BF16 dot products, AVX512-VNNI int8 dot products) and the
+// (f32 FMA on AVX2 and AVX-512, AVX512-BF16 dot products, AVX512-VNNI int8 dot products, AMX bf16
+// and int8 tile products) and the
 // multi-threaded streaming read bandwidth of main memory. `dsvl2 bench` and bench/*_bench report
 // them as the roofline the model kernels are compared with. The ISA-specific loops are in
 // cpu/peak_avx2.cc and cpu/peak_avx512.cc; threads come from the global ThreadPool.
@@ -15,7 +16,7 @@ namespace dsvl2::kernels::microbench {
 // One peak-rate loop: `run(iters)` executes iters iterations of an unrolled block of independent
 // multiply-adds on the calling thread and returns the operations done (a multiply-add counts 2).
 struct PeakKernel {
-  const char* name;  // f32_fma_avx2 | f32_fma_avx512 | bf16_dot_avx512 | int8_vnni_avx512
+  const char* name;  // f32_fma_avx2 | f32_fma_avx512 | bf16_dot_avx512 | int8_vnni_avx512 | bf16_amx | int8_amx
   const char* unit;  // GFLOP/s, or GOP/s for int8
   double (*run)(int64_t iters);
 };

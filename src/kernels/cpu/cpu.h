@@ -45,6 +45,17 @@ void SwiGluColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& ga
                       const TensorView& up, int64_t j0, int64_t j1, float* out);
 void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                 float* y);
+
+// AMX (cpu/gemm_amx.cc). From kAmxMinRows input rows on, bf16 weights go through the tile GEMM with
+// each activation split into kAmxBf16Terms bf16 parts (3: the accuracy of the f32 GEMM, see the
+// file comment); everything else is MatMulAvx512.
+constexpr int64_t kAmxMinRows = 16;
+constexpr int kAmxBf16Terms = 3;
+void MatMulAmx(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+               float* y);
+// The tile GEMM itself for bf16 w and k >= 32, activations in `terms` (1..3) bf16 parts.
+void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                 float* y, int terms);
 // Block-quantized weights (q8_0 / q4_0): the numerics of ref::MatMulQ.
 void MatMulQGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                     float* y);

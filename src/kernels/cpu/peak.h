@@ -11,6 +11,9 @@ double PeakF32FmaAvx2(int64_t iters);
 double PeakF32FmaAvx512(int64_t iters);
 double PeakBf16DotAvx512(int64_t iters);
 double PeakInt8VnniAvx512(int64_t iters);
+// AMX tile multiply-adds (the caller checks AmxBf16Usable / AmxInt8Usable first).
+double PeakBf16Amx(int64_t iters);
+double PeakInt8Amx(int64_t iters);
 
 // Reads [p, p + bytes) (64-byte aligned, bytes a multiple of 256) and returns a checksum so the
 // loads cannot be optimised away.

@@ -1,0 +1,282 @@
+// AMX (Advanced Matrix Extensions) GEMM for bf16 weights and many input rows (prefill, vision):
+// y[m, n] = x[m, k] · w[n, k]^T + bias with the tile multiply TDPBF16PS.
+//
+// Numerics. The weights are bf16 already, so w is exact in a bf16 tile. Each activation is split
+// into `terms` bf16 parts, x = x_1 + x_2 + ... + residual (x_1 = bf16(x), x_2 = bf16(x - x_1), ...),
+// and every part is multiplied with the same weight tile, products accumulated in f32. bf16 keeps
+// 8 significant bits, so the residual of t parts is at most 2^(-8t) |x|: one part is PyTorch's
+// bf16 autocast (2^-8 per product), two parts 2^-16 (on N(0,1) data ~1e-7 of sum |x w| rms, 20x
+// the f32 GEMM's own rounding noise), three parts (the default, kAmxBf16Terms) 2^-24, the
+// rounding of x to f32 itself: the f32 GEMM's accuracy, so results do not depend on whether a
+// product had enough rows to take this path (KV decode == recompute, chunked == one-pass prefill
+// stay within f32 noise).
+//
+// Formulation. The products are computed transposed, C'[j, i] = sum_k w[j, k] x[i, k], so the
+// weight is the tile multiply's row operand and is read in place from the (memory-mapped)
+// checkpoint with a row stride: no weight packing. The activations are the column operand, packed
+// once per call into tiles of 16 pairs x 16 rows x 2 (the "VNNI" layout the instruction needs).
+// k is taken in chunks of 32; a tail k % 32 is added in f32 with AVX-512 when results are stored.
+//
+// Blocking. 8 tile registers: 4 accumulators (2 x 16 weight rows by 2 x 16 input rows), 2 weight
+// tiles, 2 activation tiles (reloaded for each part). Threads split the output columns in blocks
+// of 32; each thread takes groups of blocks whose weights fit in L2 and, for every 32 input rows,
+// walks k in long slabs, keeping the accumulators of the group in a per-thread buffer between
+// slabs. Tiles are not renamed, so a tile load waits for the products still reading that tile:
+// this pattern reached ~0.5-0.65 of the instruction's peak in a loop with every operand in L1
+// (on the 2-vCPU Xeon of docs/benchmarks/2026-12-01). The hot path allocates nothing after the
+// first call (per-thread scratch).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/cpu/transpose_avx512.h"
+
+namespace dsvl2::kernels::cpu {
+namespace {
+
+constexpr int kRows = 16;       // rows of a tile
+constexpr int kChunk = 32;      // k per tile step: 32 bf16 = one 64-byte tile row
+constexpr int kBlock = 32;      // output columns (weight rows) per accumulator block
+constexpr int kTileElems = 16 * 32;  // bf16 elements in one 1 KiB tile
+
+struct alignas(64) TileConfig {
+  uint8_t palette_id = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Every tile 16 rows x 64 bytes: 0..3 accumulators, 4..5 weights, 6..7 activations.
+void ConfigureTiles() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = kRows;
+  }
+  _tile_loadconfig(&cfg);
+}
+
+inline __m512 Bf16ToF32(__m256i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// The activations of one call: input rows in blocks of 16 (zero rows past m), k in full chunks.
+// Tile (block ib, chunk c, part t) at data + ((ib * chunks + c) * terms + t) * kTileElems holds
+// element [p][i][e] = part t of x[16 ib + i, 32 c + 2 p + e].
+struct PackedActs {
+  const uint16_t* data;
+  int64_t chunks;
+  int terms;
+  const uint16_t* Tile(int64_t ib, int64_t c, int t) const {
+    return data + ((ib * chunks + c) * terms + t) * kTileElems;
+  }
+};
+
+void PackBlock(const float* x, int64_t m, int64_t k, int64_t ib, int64_t chunks, int terms,
+               uint16_t* out) {
+  for (int64_t c = 0; c < chunks; ++c) {
+    __m512 parts[3][16];
+    for (int i = 0; i < kRows; ++i) {
+      const int64_t row = ib * kRows + i;
+      __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+      if (row < m) {
+        lo = _mm512_loadu_ps(x + row * k + c * kChunk);
+        hi = _mm512_loadu_ps(x + row * k + c * kChunk + 16);
+      }
+      for (int t = 0; t < terms; ++t) {
+        const __m512bh b = _mm512_cvtne2ps_pbh(hi, lo);  // elements 0..31 of the part, in order
+        parts[t][i] = _mm512_castsi512_ps(reinterpret_cast<__m512i>(b));
+        if (t + 1 < terms) {  // the residual for the next part
+          const __m512i bi = reinterpret_cast<__m512i>(b);
+          lo = _mm512_sub_ps(lo, Bf16ToF32(_mm512_castsi512_si256(bi)));
+          hi = _mm512_sub_ps(hi, Bf16ToF32(_mm512_extracti64x4_epi64(bi, 1)));
+        }
+      }
+    }
+    for (int t = 0; t < terms; ++t) {
+      Transpose16(parts[t]);  // row i of 16 pairs -> row p of 16 inputs
+      uint16_t* dst = out + (c * terms + t) * kTileElems;
+      for (int p = 0; p < kRows; ++p) _mm512_storeu_ps(reinterpret_cast<float*>(dst) + p * 16, parts[t][p]);
+    }
+  }
+}
+
+struct Problem {
+  const float* x;
+  int64_t m, k, n;
+  const uint16_t* w;
+  const float* bias;
+  float* y;
+  PackedActs acts;
+  int64_t row_pairs;  // blocks of 32 input rows
+};
+
+// Per-thread scratch, grown once.
+struct Scratch {
+  std::vector<float> acc;       // accumulators of a column group: 4 tiles per block
+  std::vector<uint16_t> wpad;   // the last, partial column block with zero rows
+  std::vector<float> wtail;     // k-tail of the group's weights, transposed: [block][tail][32]
+  template <typename T>
+  static T* Grow(std::vector<T>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+  }
+};
+
+// Stores the 4 accumulator tiles of column block jb, input rows [32 ip, 32 ip + 32): transposed
+// back to y[i, j], plus the f32 k-tail and the bias.
+void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc, const float* wtail,
+                int64_t tail) {
+  const int64_t k_full = pr.acts.chunks * kChunk;
+  for (int js = 0; js < 2; ++js) {
+    const int64_t j0 = jb * kBlock + js * kRows;
+    if (j0 >= pr.n) continue;
+    const int ncols = static_cast<int>(std::min<int64_t>(kRows, pr.n - j0));
+    const __mmask16 cmask = static_cast<__mmask16>((1u << ncols) - 1);
+    const __m512 bias = pr.bias ? _mm512_maskz_loadu_ps(cmask, pr.bias + j0) : _mm512_setzero_ps();
+    for (int is = 0; is < 2; ++is) {
+      const int64_t i0 = ip * kBlock + is * kRows;
+      if (i0 >= pr.m) continue;
+      const float* tile = acc + (js * 2 + is) * 256;  // C'[jj][ii]
+      __m512 r[16];
+      for (int jj = 0; jj < kRows; ++jj) r[jj] = _mm512_loadu_ps(tile + jj * 16);
+      Transpose16(r);  // r[ii] = C'[0..16][ii]
+      const int nrows = static_cast<int>(std::min<int64_t>(kRows, pr.m - i0));
+      for (int ii = 0; ii < nrows; ++ii) {
+        __m512 v = _mm512_add_ps(r[ii], bias);
+        const float* xr = pr.x + (i0 + ii) * pr.k + k_full;
+        for (int64_t q = 0; q < tail; ++q)
+          v = _mm512_fmadd_ps(_mm512_set1_ps(xr[q]), _mm512_loadu_ps(wtail + q * kBlock + js * kRows), v);
+        _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask, v);
+      }
+    }
+  }
+}
+
+template <int T>
+void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
+  thread_local Scratch s;
+  const int64_t k = pr.k, n = pr.n, chunks = pr.acts.chunks, tail = k - chunks * kChunk;
+  const int64_t ld = k * 2;  // weight row stride in bytes
+  // A group's weights (32 rows x k bf16 per block) within ~1 MiB of L2, and the activation tiles of
+  // a slab (2 blocks x slab chunks x T parts x 1 KiB = 128 KiB) in L2 beside them. Slabs long
+  // enough that the accumulators rarely go through memory: storing and reloading them drains the
+  // tile pipeline (measured: slabs of 8 chunks ran ~15% slower than 32, and activation tiles in L1
+  // gained less than that).
+  const int64_t group = std::clamp<int64_t>((int64_t{1} << 20) / (kBlock * k * 2), 1, 16);
+  const int64_t slab = 64 / T;
+  float* acc = Scratch::Grow(s.acc, static_cast<size_t>(group * 4 * 256));
+  float* wtail = Scratch::Grow(s.wtail, static_cast<size_t>(group * std::max<int64_t>(tail, 1) * kBlock));
+  const int64_t last_block = (n - 1) / kBlock;
+  const bool partial_last = (last_block + 1) * kBlock > n;
+  ConfigureTiles();
+  for (int64_t g0 = jb_begin; g0 < jb_end; g0 += group) {
+    const int64_t g1 = std::min(jb_end, g0 + group);
+    // Weight rows of each block: in place, or the zero-padded copy for a partial last block.
+    const uint16_t* wrows[16];
+    for (int64_t jb = g0; jb < g1; ++jb) {
+      if (jb == last_block && partial_last) {
+        uint16_t* pad = Scratch::Grow(s.wpad, static_cast<size_t>(kBlock * k));
+        const int64_t valid = n - jb * kBlock;
+        std::memcpy(pad, pr.w + jb * kBlock * k, static_cast<size_t>(valid * k) * 2);
+        std::memset(pad + valid * k, 0, static_cast<size_t>((kBlock - valid) * k) * 2);
+        wrows[jb - g0] = pad;
+      } else {
+        wrows[jb - g0] = pr.w + jb * kBlock * k;
+      }
+      float* wt = wtail + (jb - g0) * tail * kBlock;
+      for (int64_t q = 0; q < tail; ++q)
+        for (int c = 0; c < kBlock; ++c) {
+          const uint16_t h = wrows[jb - g0][c * k + chunks * kChunk + q];
+          uint32_t bits = static_cast<uint32_t>(h) << 16;
+          std::memcpy(&wt[q * kBlock + c], &bits, 4);
+        }
+    }
+    for (int64_t ip = 0; ip < pr.row_pairs; ++ip) {
+      for (int64_t s0 = 0; s0 < chunks; s0 += slab) {
+        const int64_t s1 = std::min(chunks, s0 + slab);
+        for (int64_t jb = g0; jb < g1; ++jb) {
+          float* a = acc + (jb - g0) * 4 * 256;
+          if (s0 == 0) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+          } else {
+            _tile_loadd(0, a, 64);
+            _tile_loadd(1, a + 256, 64);
+            _tile_loadd(2, a + 512, 64);
+            _tile_loadd(3, a + 768, 64);
+          }
+          const uint16_t* w0 = wrows[jb - g0];
+          const uint16_t* w1 = w0 + kRows * k;
+          for (int64_t c = s0; c < s1; ++c) {
+            // The weight rows two chunks ahead into L1: 32 row streams of 64 bytes each are too
+            // many for the hardware prefetchers, and a tile load waits for all 16 of its lines.
+            if (c + 2 < chunks)
+              for (int r = 0; r < kRows; ++r) {
+                _mm_prefetch(reinterpret_cast<const char*>(w0 + r * k + (c + 2) * kChunk), _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(w1 + r * k + (c + 2) * kChunk), _MM_HINT_T0);
+              }
+            _tile_loadd(4, w0 + c * kChunk, ld);
+            _tile_loadd(5, w1 + c * kChunk, ld);
+            for (int t = 0; t < T; ++t) {
+              _tile_loadd(6, pr.acts.Tile(2 * ip, c, t), 64);
+              _tile_loadd(7, pr.acts.Tile(2 * ip + 1, c, t), 64);
+              _tile_dpbf16ps(0, 4, 6);
+              _tile_dpbf16ps(1, 4, 7);
+              _tile_dpbf16ps(2, 5, 6);
+              _tile_dpbf16ps(3, 5, 7);
+            }
+          }
+          _tile_stored(0, a, 64);
+          _tile_stored(1, a + 256, 64);
+          _tile_stored(2, a + 512, 64);
+          _tile_stored(3, a + 768, 64);
+          if (s1 == chunks) StoreBlock(pr, jb, ip, a, wtail + (jb - g0) * tail * kBlock, tail);
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace
+
+void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                 float* y, int terms) {
+  const int64_t n = w.dim(0), chunks = k / kChunk;
+  const int64_t row_pairs = (m + kBlock - 1) / kBlock, blocks = 2 * row_pairs;
+  thread_local std::vector<uint16_t> packed;
+  const size_t need = static_cast<size_t>(blocks * chunks * terms * kTileElems);
+  if (packed.size() < need) packed.resize(need);
+  uint16_t* acts = packed.data();
+  ThreadPool& pool = ThreadPool::Global();
+  pool.ParallelFor(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t ib = b0; ib < b1; ++ib)
+      PackBlock(x, m, k, ib, chunks, terms, acts + ib * chunks * terms * kTileElems);
+  });
+  const Problem pr{x, m, k, n, static_cast<const uint16_t*>(w.data), bias, y,
+                   PackedActs{acts, chunks, terms}, row_pairs};
+  pool.ParallelFor((n + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
+    switch (terms) {
+      case 1: return RunColumns<1>(pr, b0, b1);
+      case 2: return RunColumns<2>(pr, b0, b1);
+      default: return RunColumns<3>(pr, b0, b1);
+    }
+  });
+}
+
+void MatMulAmx(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+               float* y) {
+  if (w.dtype == DType::kBF16 && m >= kAmxMinRows && k >= kChunk)
+    return GemmAmxBf16(x, m, k, w, bias, y, kAmxBf16Terms);
+  MatMulAvx512(x, m, k, w, bias, y);
+}
+
+}  // namespace dsvl2::kernels::cpu
