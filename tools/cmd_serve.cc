@@ -16,12 +16,13 @@ constexpr const char* kUsage =
     "                   [--max-images N] [--max-image-pixels N] [--max-tokens-default N]\n"
     "                   [--http-threads N] [--model-name NAME] [--weights bf16|q8|q4]\n"
     "                   [--weight-memory auto|map|copy] [--copy-weights]\n"
+    "                   [--matmul-precision high|medium]\n"
     "  --port 0 picks a free port. Without --model, the bundled demo model (random weights).\n";
 
 StatusOr<server::ServerOptions> Parse(int argc, char** argv, int* threads) {
   Args a({"model", "host", "port", "max-batch", "kv-cache-mb", "chunk-size", "max-queue", "threads", "api-key",
           "allow-local-images", "max-body-mb", "max-images", "max-image-pixels", "max-tokens-default",
-          "http-threads", "model-name", "weights", "weight-memory"},
+          "http-threads", "model-name", "weights", "weight-memory", "matmul-precision"},
          {"copy-weights"});
   RETURN_IF_ERROR(a.Parse(argc, argv));
   server::ServerOptions o;
@@ -29,6 +30,8 @@ StatusOr<server::ServerOptions> Parse(int argc, char** argv, int* threads) {
   o.weights = a.Get("weights");  // checked by the model loader (ParseWeightConversion)
   o.weight_memory = a.Has("copy-weights") ? "copy" : a.Get("weight-memory", "auto");
   RETURN_IF_ERROR(CheckWeightMemory(o.weight_memory).WithContext("--weight-memory"));
+  o.matmul_precision = a.Get("matmul-precision", "high");
+  RETURN_IF_ERROR(CheckMatMulPrecision(o.matmul_precision).WithContext("--matmul-precision"));
   o.host = a.Get("host", "127.0.0.1");
   ASSIGN_OR_RETURN(int64_t port, a.GetInt("port", 8080, 0, 65535));
   ASSIGN_OR_RETURN(int64_t max_batch, a.GetInt("max-batch", 16, 1, 4096));

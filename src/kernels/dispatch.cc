@@ -73,6 +73,7 @@ const KernelTable* Best() {
 }
 
 std::atomic<const KernelTable*> g_active{nullptr};
+std::atomic<MatMulPrecision> g_precision{MatMulPrecision::kHigh};
 
 }  // namespace
 
@@ -101,6 +102,20 @@ std::vector<const KernelTable*> AllSupported() {
   for (Isa isa : kAllIsas)
     if (Supported(isa) && TableFor(isa)) out.push_back(TableFor(isa));
   return out;
+}
+
+void SetMatMulPrecision(MatMulPrecision p) { g_precision.store(p, std::memory_order_relaxed); }
+MatMulPrecision GetMatMulPrecision() { return g_precision.load(std::memory_order_relaxed); }
+const char* MatMulPrecisionName(MatMulPrecision p) { return p == MatMulPrecision::kMedium ? "medium" : "high"; }
+bool ParseMatMulPrecision(const std::string& s, MatMulPrecision* p) {
+  if (s == "high") {
+    *p = MatMulPrecision::kHigh;
+  } else if (s == "medium") {
+    *p = MatMulPrecision::kMedium;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void SetActive(Isa isa) {

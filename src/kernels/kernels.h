@@ -115,6 +115,19 @@ struct KernelTable {
   AttendOneFn attend_one = nullptr;
 };
 
+// Numerics of products of bf16 weights with many input rows (prefill, vision) on kernels that have
+// a faster bf16 unit (the AMX table; elsewhere both mean the f32 kernels):
+//   kHigh (default): the accuracy of the f32 GEMM (AMX: activations split in 3 bf16 parts);
+//   kMedium: activations rounded to bf16 (PyTorch's bf16 autocast; at most 2^-8 relative error per
+//     product), about 1.5x faster vision and prefill on AMX (docs/benchmarks/2026-12-01).
+// Process-wide, like the active table; set it before work starts.
+enum class MatMulPrecision { kHigh, kMedium };
+void SetMatMulPrecision(MatMulPrecision p);
+MatMulPrecision GetMatMulPrecision();
+const char* MatMulPrecisionName(MatMulPrecision p);  // "high" | "medium"
+// "high" / "medium" -> p; false for anything else.
+bool ParseMatMulPrecision(const std::string& s, MatMulPrecision* p);
+
 // The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512|amx if set).
 const KernelTable& Active();
 // Tables for every ISA compiled in and supported by this CPU (tests run each against ref).

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "kernels/kernels.h"
 #include "tokenizer/stream_decoder.h"
 #include "vision/preprocess.h"
 
@@ -44,10 +45,20 @@ Status CheckWeightMemory(const std::string& v) {
   return Status::Error("weight memory must be auto, map or copy, got '" + v + "'");
 }
 
+Status CheckMatMulPrecision(const std::string& v) {
+  kernels::MatMulPrecision p;
+  if (kernels::ParseMatMulPrecision(v, &p)) return Status::Ok();
+  return Status::Error("matmul precision must be high or medium, got '" + v + "'");
+}
+
 StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir,
                                                const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
   RETURN_IF_ERROR(CheckWeightMemory(options.weight_memory));
+  RETURN_IF_ERROR(CheckMatMulPrecision(options.matmul_precision));
+  kernels::MatMulPrecision precision;
+  kernels::ParseMatMulPrecision(options.matmul_precision, &precision);
+  kernels::SetMatMulPrecision(precision);
   bool copy = options.weight_memory == "copy";
   if (options.weight_memory == "auto") {
     const int64_t avail = AvailableMemoryBytes();

@@ -30,10 +30,16 @@ struct EngineOptions {
   // the copy decoded 1.15-1.45x faster (vl2-small, vl2-base q4_0; docs/DESIGN.md): streaming
   // gigabytes per token through 4 KiB pages costs a page walk per page.
   std::string weight_memory = "auto";
+  // kernels::MatMulPrecision by name: "high" (default, f32 accuracy) or "medium" (bf16
+  // activations in bf16-weight products with many rows where the CPU has AMX). Process-wide: the
+  // last Load sets it.
+  std::string matmul_precision = "high";
 };
 
 // Checks an EngineOptions::weight_memory value.
 Status CheckWeightMemory(const std::string& v);
+// Checks an EngineOptions::matmul_precision value.
+Status CheckMatMulPrecision(const std::string& v);
 
 // One message of a conversation with its decoded images (in the order of its <image> tags).
 struct Turn {

@@ -70,6 +70,7 @@ int RunServer(const ServerOptions& o) {
   eo.kv_cache_mb = o.kv_cache_mb;
   eo.weights = o.weights;
   eo.weight_memory = o.weight_memory;
+  eo.matmul_precision = o.matmul_precision;
   auto engine_or = Engine::Load(o.model_dir, eo);
   if (!engine_or.ok()) {
     std::fprintf(stderr, "dsvl2 serve: %s\n", engine_or.status().message().c_str());

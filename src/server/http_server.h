@@ -23,6 +23,7 @@ struct ServerOptions {
   ChatConfig chat;                 // limits, default max_tokens, model name
   std::string weights;             // EngineOptions::weights: "" (as stored), bf16, q8, q4
   std::string weight_memory = "auto";  // EngineOptions::weight_memory: auto, map, copy
+  std::string matmul_precision = "high";  // EngineOptions::matmul_precision: high, medium
 };
 
 // Runs until SIGINT or SIGTERM; returns the process exit code. Prints "listening on http://H:P"

@@ -111,5 +111,41 @@ TEST(AmxGemm, TableAgreesWithAvx512) {
   }
 }
 
+// MatMulPrecision selects the parts: high (default) is the 3-part GEMM, medium the 1-part one
+// (bit for bit), and f32 weights are unaffected.
+TEST(AmxGemm, PrecisionSelectsTheParts) {
+  if (!AmxBf16Usable()) GTEST_SKIP() << "no AMX-BF16 on this CPU / OS";
+  ASSERT_EQ(GetMatMulPrecision(), MatMulPrecision::kHigh) << "the default";
+  const KernelTable* amx = nullptr;
+  for (const KernelTable* t : AllSupported())
+    if (t->isa == Isa::kAmx) amx = t;
+  ASSERT_NE(amx, nullptr);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t m = 40, k = 320, n = 48;
+  std::vector<uint16_t> w(static_cast<size_t>(n * k));
+  for (auto& v : w) v = F32ToBf16(nd(rng));
+  std::vector<float> x(static_cast<size_t>(m * k));
+  for (float& v : x) v = nd(rng);
+  const TensorView wv{DType::kBF16, {n, k}, w.data()};
+  auto run = [&](auto fn) {
+    std::vector<float> y(static_cast<size_t>(m * n));
+    fn(y.data());
+    return y;
+  };
+  const auto one = run([&](float* y) { cpu::GemmAmxBf16(x.data(), m, k, wv, nullptr, y, 1); });
+  const auto three = run([&](float* y) { cpu::GemmAmxBf16(x.data(), m, k, wv, nullptr, y, 3); });
+  ASSERT_NE(one, three);
+  EXPECT_EQ(run([&](float* y) { amx->matmul(x.data(), m, k, wv, nullptr, y); }), three);
+  SetMatMulPrecision(MatMulPrecision::kMedium);
+  const auto medium = run([&](float* y) { amx->matmul(x.data(), m, k, wv, nullptr, y); });
+  SetMatMulPrecision(MatMulPrecision::kHigh);
+  EXPECT_EQ(medium, one);
+  MatMulPrecision p;
+  EXPECT_TRUE(ParseMatMulPrecision("medium", &p));
+  EXPECT_EQ(p, MatMulPrecision::kMedium);
+  EXPECT_FALSE(ParseMatMulPrecision("low", &p));
+}
+
 }  // namespace
 }  // namespace dsvl2::kernels

@@ -149,7 +149,8 @@ TEST(BenchCli, TextOutputAndOptions) {
 TEST(BenchCli, BadOptionsAreOneLineErrors) {
   for (const char* args :
        {"--batches 0", "--batches 1,x", "--prompt-lengths ''", "--images 640by480", "--format xml",
-        "--weights q3", "--decode-steps 0", "--bogus 1", "--weight-memory disk"}) {
+        "--weights q3", "--decode-steps 0", "--bogus 1", "--weight-memory disk",
+        "--matmul-precision low"}) {
     Result r = RunBench("--model " + Fixture() + " " + args);
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
     EXPECT_NE(r.err.find("dsvl2 bench: "), std::string::npos) << args;
@@ -165,6 +166,13 @@ TEST(BenchCli, BadOptionsAreOneLineErrors) {
     Result w = RunBench("--model " + Fixture() + " --weight-memory " + mode + " --quick --format json");
     ASSERT_EQ(w.rc, 0) << mode << ": " << w.err;
     EXPECT_EQ(nlohmann::json::parse(w.out)["weight_memory"], std::string(mode) == "map" ? "map" : "copy") << mode;
+  }
+  // The matmul precision is reported as chosen (default high).
+  for (const char* p : {"", "high", "medium"}) {
+    Result w = RunBench("--model " + Fixture() + (*p ? std::string(" --matmul-precision ") + p : "") +
+                        " --quick --format json");
+    ASSERT_EQ(w.rc, 0) << p << ": " << w.err;
+    EXPECT_EQ(nlohmann::json::parse(w.out)["matmul_precision"], *p ? p : "high") << p;
   }
   Result missing = RunBench("--model /nonexistent/model --quick");
   EXPECT_EQ(missing.rc, 1);

@@ -95,6 +95,7 @@ TEST(CliRun, BadInputsAreOneLineErrors) {
            {m + "--prompt hi --bogus 1", "--bogus", 2},
            {m + "--prompt hi --format xml", "--format", 2},
            {m + "--prompt hi --weight-memory disk", "--weight-memory", 2},
+           {m + "--prompt hi --matmul-precision low", "--matmul-precision", 2},
            {m + "--prompt hi --messages x.json", "not both", 2},
        }) {
     Result r = RunCli(c.args);

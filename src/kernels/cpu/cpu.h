@@ -48,7 +48,7 @@ void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const
 
 // AMX (cpu/gemm_amx.cc). From kAmxMinRows input rows on, bf16 weights go through the tile GEMM with
 // each activation split into kAmxBf16Terms bf16 parts (3: the accuracy of the f32 GEMM, see the
-// file comment); everything else is MatMulAvx512.
+// file comment), or 1 part at MatMulPrecision::kMedium; everything else is MatMulAvx512.
 constexpr int64_t kAmxMinRows = 16;
 constexpr int kAmxBf16Terms = 3;
 void MatMulAmx(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,

@@ -275,7 +275,8 @@ void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, cons
 void MatMulAmx(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                float* y) {
   if (w.dtype == DType::kBF16 && m >= kAmxMinRows && k >= kChunk)
-    return GemmAmxBf16(x, m, k, w, bias, y, kAmxBf16Terms);
+    return GemmAmxBf16(x, m, k, w, bias, y,
+                       GetMatMulPrecision() == MatMulPrecision::kMedium ? 1 : kAmxBf16Terms);
   MatMulAvx512(x, m, k, w, bias, y);
 }
 
