@@ -31,11 +31,12 @@ constexpr int kMaxTileRows = 16;
 // Rows whose dot-product chains are interleaved in program order (the out-of-order core need
 // not look across rows to keep both VNNI ports busy; vpdpbusd latency is 4 cycles).
 constexpr int kRowGroup = 4;
-// Tiles of this many rows or more spend long enough per panel block that the hardware
-// prefetchers (which stop at 4 KiB page boundaries of the memory-mapped weights) fall behind:
-// they prefetch kPrefetchBytes ahead themselves (batch-16 lm_head q8_0: 17 -> 11.5 ms in
-// quant_matmul_bench 16). Fewer rows are bandwidth bound and ran slower with it (batch-1 decode).
-constexpr int kPrefetchMinRows = 8;
+// The hardware prefetchers stop at 4 KiB page boundaries (a q4_0 panel of k = 1280 spans three),
+// so tiles prefetch kPrefetchBytes ahead themselves (batch-16 lm_head q8_0: 17 -> 11.5 ms in
+// quant_matmul_bench 16). On the 2-vCPU EPYC of docs/benchmarks/2026-11-23-s3 one-row tiles
+// seemed slower with it (a noisy session), so tiles of < 8 rows went without; on the Xeon of
+// docs/benchmarks/2026-12-01 every tile size gains (vl2-tiny batch-1 decode, three alternated
+// pairs: q4_0 42 -> 56 tok/s, q8_0 31.7 -> 33.4), so all of them prefetch now.
 constexpr size_t kPrefetchBytes = 4096;
 // 4 activation bytes read as one int32 (may alias the int8 buffer, any alignment).
 typedef int32_t __attribute__((may_alias, aligned(1))) Int32Alias;
@@ -79,9 +80,8 @@ inline void PanelTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int6
   const int32_t* xz = a.zero.data() + i0;
   for (int64_t b = 0; b < nb; ++b, xq += m * kQuantBlock, xs += m, xz += m) {
     const uint8_t* blk = panel + static_cast<size_t>(b) * kPanelBlockBytes<T>;
-    if constexpr (NI >= kPrefetchMinRows)
-      for (size_t o = 0; o < kPanelBlockBytes<T>; o += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes + o), _MM_HINT_T0);
+    for (size_t o = 0; o < kPanelBlockBytes<T>; o += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes + o), _MM_HINT_T0);
     __m512i w[8];
     UnpackBlock<T>(blk + 2 * kQuantPanel, w);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
