@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/transpose_avx512.h"
 
@@ -42,24 +43,6 @@ constexpr int kRows = 16;       // rows of a tile
 constexpr int kChunk = 32;      // k per tile step: 32 bf16 = one 64-byte tile row
 constexpr int kBlock = 32;      // output columns (weight rows) per accumulator block
 constexpr int kTileElems = 16 * 32;  // bf16 elements in one 1 KiB tile
-
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Every tile 16 rows x 64 bytes: 0..3 accumulators, 4..5 weights, 6..7 activations.
-void ConfigureTiles() {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = kRows;
-  }
-  _tile_loadconfig(&cfg);
-}
 
 inline __m512 Bf16ToF32(__m256i h) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -174,7 +157,7 @@ void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
   float* wtail = Scratch::Grow(s.wtail, static_cast<size_t>(group * std::max<int64_t>(tail, 1) * kBlock));
   const int64_t last_block = (n - 1) / kBlock;
   const bool partial_last = (last_block + 1) * kBlock > n;
-  ConfigureTiles();
+  ConfigureFullTiles();  // 0..3 accumulators, 4..5 weights, 6..7 activations
   for (int64_t g0 = jb_begin; g0 < jb_end; g0 += group) {
     const int64_t g1 = std::min(jb_end, g0 + group);
     // Weight rows of each block: in place, or the zero-padded copy for a partial last block.
