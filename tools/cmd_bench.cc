@@ -323,7 +323,6 @@ int RunBench(int argc, char** argv) {
                                 {"all_threads", p.all_threads},
                                 {"threads", p.threads}};
   j["reference_peak"] = {{"kernel", ref_name}, {"gflops", ref_peak}};
-  auto frac = [&](double gflops) { return ref_peak > 0 ? gflops / ref_peak : 0.0; };
   // The best instruction set's peak for the numbers a product works in: float (f32 FMA, bf16 dot
   // products, AMX bf16 tiles) for bf16/f32 weights and the vision tower, int8 (VNNI, AMX int8) for
   // q8/q4 weights. Useful multiply-adds only: the AMX bf16 GEMM does 3 tile products per useful one
@@ -340,6 +339,7 @@ int RunBench(int argc, char** argv) {
   j["best_isa_peak"] = {{"vision", {{"kernel", float_best}, {"gflops", float_best_gflops}}},
                         {"prefill", {{"kernel", prefill_best}, {"gflops", prefill_best_gflops}}}};
   auto frac_of = [](double gflops, double peak) { return peak > 0 ? gflops / peak : 0.0; };
+  auto frac = [&](double gflops) { return frac_of(gflops, ref_peak); };
   if (o.vision_tiles > 0) {
     j["vision_tiles_per_s"] = vision.tiles_per_s;
     j["vision"] = {{"tiles", vision.tiles},

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "base/thread_pool.h"
-#include "kernels/cpu/attn.h"
 #include "kernels/kernels.h"
 
 namespace dsvl2::kernels {
@@ -61,7 +60,7 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
     std::copy(row + k_offset, row + k_offset + dk, kmat + j * dk);
   });
   const int64_t block = BlockRows(m, k_all, causal);
-  const bool simd_softmax = Active().isa == Isa::kAvx512 || Active().isa == Isa::kAmx;
+  const auto softmax_row = Active().softmax_row;
   for (int64_t r0 = 0; r0 < m; r0 += block) {
     const int64_t rows = std::min(block, m - r0);
     const int64_t kb = keys_for_row(r0 + rows - 1);
@@ -87,8 +86,8 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
       for (int64_t r = b; r < e; ++r) {
         float* s = sm + r * kb;
         const int64_t len = keys_for_row(r0 + r);
-        if (simd_softmax) {
-          cpu::SoftmaxRowAvx512(s, len, kb, scale);
+        if (softmax_row) {
+          softmax_row(s, len, kb, scale);
           continue;
         }
         float mx = -std::numeric_limits<float>::infinity();

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "kernels/cpu/attn.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
@@ -24,10 +25,10 @@ const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTranspose
                             &cpu::MatMulQColsAvx2, &cpu::AttendOneAvx2};
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
                               &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
-                              &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512};
+                              &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512};
 const KernelTable kAmxTable{Isa::kAmx, &cpu::MatMulAmx, &cpu::MatMulTransposedGeneric,
                            &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
-                           &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512};
+                           &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512};
 
 constexpr Isa kAllIsas[] = {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 

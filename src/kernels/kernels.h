@@ -113,6 +113,9 @@ struct KernelTable {
   QuantizeActsFn quantize_acts = nullptr;
   MatMulQColsFn matmul_q_cols = nullptr;
   AttendOneFn attend_one = nullptr;
+  // s[0, len) = softmax(scale * s[0, len)) in place, s[len, n) = 0 (len >= 1): AttendMany's row
+  // softmax. Null: the scalar loop in attention.cc (its reference).
+  void (*softmax_row)(float* s, int64_t len, int64_t n, float scale) = nullptr;
 };
 
 // Numerics of products of bf16 weights with many input rows (prefill, vision) on kernels that have

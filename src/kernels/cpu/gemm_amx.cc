@@ -31,6 +31,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/half.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/cpu.h"
@@ -44,7 +45,7 @@ constexpr int kChunk = 32;      // k per tile step: 32 bf16 = one 64-byte tile r
 constexpr int kBlock = 32;      // output columns (weight rows) per accumulator block
 constexpr int kTileElems = 16 * 32;  // bf16 elements in one 1 KiB tile
 
-inline __m512 Bf16ToF32(__m256i h) {
+inline __m512 Bf16x16ToF32(__m256i h) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
@@ -76,8 +77,8 @@ void PackBlock(const float* x, int64_t m, int64_t k, int64_t ib, int64_t chunks,
         parts[t][i] = _mm512_castsi512_ps(reinterpret_cast<__m512i>(b));
         if (t + 1 < terms) {  // the residual for the next part
           const __m512i bi = reinterpret_cast<__m512i>(b);
-          lo = _mm512_sub_ps(lo, Bf16ToF32(_mm512_castsi512_si256(bi)));
-          hi = _mm512_sub_ps(hi, Bf16ToF32(_mm512_extracti64x4_epi64(bi, 1)));
+          lo = _mm512_sub_ps(lo, Bf16x16ToF32(_mm512_castsi512_si256(bi)));
+          hi = _mm512_sub_ps(hi, Bf16x16ToF32(_mm512_extracti64x4_epi64(bi, 1)));
         }
       }
     }
@@ -174,11 +175,7 @@ void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
       }
       float* wt = wtail + (jb - g0) * tail * kBlock;
       for (int64_t q = 0; q < tail; ++q)
-        for (int c = 0; c < kBlock; ++c) {
-          const uint16_t h = wrows[jb - g0][c * k + chunks * kChunk + q];
-          uint32_t bits = static_cast<uint32_t>(h) << 16;
-          std::memcpy(&wt[q * kBlock + c], &bits, 4);
-        }
+        for (int c = 0; c < kBlock; ++c) wt[q * kBlock + c] = Bf16ToF32(wrows[jb - g0][c * k + chunks * kChunk + q]);
     }
     for (int64_t ip = 0; ip < pr.row_pairs; ++ip) {
       for (int64_t s0 = 0; s0 < chunks; s0 += slab) {
