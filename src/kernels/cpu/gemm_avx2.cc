@@ -1,7 +1,9 @@
 // AVX2+FMA packed GEMM for many input rows: 6 x 16 f32 micro-kernel (12 ymm accumulators, two
 // packed weight vectors and one broadcast x value per step). Weight panels are converted from
-// bf16/f16/f32 while packing (scalar transpose). Loop nest: gemm_driver.h.
+// bf16/f16/f32 and x blocks packed with 8 x 8 in-register transposes. Loop nest: gemm_driver.h.
 #include <immintrin.h>
+
+#include <algorithm>
 
 #include "base/half.h"
 #include "kernels/cpu/cpu.h"
@@ -10,61 +12,133 @@
 namespace dsvl2::kernels::cpu {
 namespace {
 
+// In-register transpose of 8 x 8 floats: r[i] = row i -> r[c] = column c.
+inline void Transpose8(__m256 r[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  __m256 u[8];
+  for (int i = 0; i < 2; ++i) {
+    u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+  }
+  for (int c = 0; c < 4; ++c) {
+    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
+
+inline __m256 Load8(DType dt, const void* base, int64_t idx) {
+  switch (dt) {
+    case DType::kBF16: {
+      const __m128i h = _mm_loadu_si128(
+          reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx));
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    case DType::kF16:
+      return _mm256_cvtph_ps(_mm_loadu_si128(
+          reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx)));
+    default:
+      return _mm256_loadu_ps(static_cast<const float*>(base) + idx);
+  }
+}
+
+inline float LoadScalar(DType dt, const void* base, int64_t idx) {
+  switch (dt) {
+    case DType::kBF16:
+      return Bf16ToF32(static_cast<const uint16_t*>(base)[idx]);
+    case DType::kF16:
+      return F16ToF32(static_cast<const uint16_t*>(base)[idx]);
+    default:
+      return static_cast<const float*>(base)[idx];
+  }
+}
+
 struct Avx2Kernel {
   static constexpr int kMr = 6;
   static constexpr int kNr = 16;
+  static constexpr int kXSlack = 8;  // PackX's overlapping stores write 8 - kMr floats past kc*kMr
 
-  template <typename Convert>
-  static void PackRows(const uint16_t* w, int64_t k, int64_t j0, int nvalid, int64_t k0, int64_t kc,
-                       float* out, Convert cvt) {
-    for (int c = 0; c < kNr; ++c) {
-      if (c < nvalid) {
-        const uint16_t* src = w + (j0 + c) * k + k0;
-        for (int64_t p = 0; p < kc; ++p) out[p * kNr + c] = cvt(src[p]);
-      } else {
-        for (int64_t p = 0; p < kc; ++p) out[p * kNr + c] = 0.0f;
-      }
-    }
-  }
-
+  // Weight columns [j0, j0+nvalid) x k [k0, k0+kc) -> out[p * kNr + c]: 8 columns x 8 steps
+  // loaded (bf16/f16 widened), transposed in registers, stored as 8 packed steps.
   static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc,
                     float* out) {
     const int64_t k = w.dim(1);
-    switch (w.dtype) {
-      case DType::kBF16:
-        return PackRows(static_cast<const uint16_t*>(w.data), k, j0, nvalid, k0, kc, out, Bf16ToF32);
-      case DType::kF16:
-        return PackRows(static_cast<const uint16_t*>(w.data), k, j0, nvalid, k0, kc, out,
-                        [](uint16_t h) { return _cvtsh_ss(h); });
-      default:
-        for (int c = 0; c < kNr; ++c) {
-          const float* src = static_cast<const float*>(w.data) + (j0 + c) * k + k0;
-          for (int64_t p = 0; p < kc; ++p) out[p * kNr + c] = c < nvalid ? src[p] : 0.0f;
+    for (int cb = 0; cb < kNr; cb += 8) {
+      const int rows = std::max(0, std::min(8, nvalid - cb));
+      int64_t p = 0;
+      if (rows == 8) {
+        for (; p + 8 <= kc; p += 8) {
+          __m256 r[8];
+          for (int c = 0; c < 8; ++c) r[c] = Load8(w.dtype, w.data, (j0 + cb + c) * k + k0 + p);
+          Transpose8(r);
+          for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out + (p + q) * kNr + cb, r[q]);
         }
+      }
+      for (; p < kc; ++p)
+        for (int c = 0; c < 8; ++c)
+          out[p * kNr + cb + c] =
+              c < rows ? LoadScalar(w.dtype, w.data, (j0 + cb + c) * k + k0 + p) : 0.0f;
     }
   }
 
+  // x rows [i0, i0+mr) x cols [k0, k0+kc) -> out[p * kMr + r] (zero rows past mr): 8 steps of
+  // the 6 rows (and 2 zero rows) transposed in registers and stored 8 wide at a stride of 6, each
+  // store's last two lanes overwritten by the next (kXSlack floats of slack after the block).
+  static void PackX(const float* x, int64_t k, int64_t i0, int mr, int64_t k0, int64_t kc,
+                    float* out) {
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i)
+        r[i] = i < mr && i < kMr ? _mm256_loadu_ps(x + (i0 + i) * k + k0 + p) : _mm256_setzero_ps();
+      Transpose8(r);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out + (p + q) * kMr, r[q]);
+    }
+    for (; p < kc; ++p)
+      for (int i = 0; i < kMr; ++i) out[p * kMr + i] = i < mr ? x[(i0 + i) * k + k0 + p] : 0.0f;
+  }
+
   template <int MR>
-  static void Micro(const float* xp, const float* wp, int64_t kc, float* y, int64_t ldy,
-                    int nvalid, const float* bias, bool first) {
-    __m256 c0[MR], c1[MR];
-    for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
+  static void Micro(const float* xp, const float* wp, int64_t kc, float* y, int64_t ldy, int nvalid,
+                    const float* bias, bool first) {
+    constexpr int kNv = kNr / 8;
+    __m256 c[MR][kNv];
+    for (int r = 0; r < MR; ++r)
+      for (int v = 0; v < kNv; ++v) c[r][v] = _mm256_setzero_ps();
     for (int64_t p = 0; p < kc; ++p) {
-      const __m256 b0 = _mm256_loadu_ps(wp + p * kNr), b1 = _mm256_loadu_ps(wp + p * kNr + 8);
+      __m256 b[kNv];
+      for (int v = 0; v < kNv; ++v) b[v] = _mm256_loadu_ps(wp + p * kNr + 8 * v);
       const float* xr = xp + p * kMr;
       for (int r = 0; r < MR; ++r) {
         const __m256 a = _mm256_broadcast_ss(xr + r);
-        c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
-        c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
+        for (int v = 0; v < kNv; ++v) c[r][v] = _mm256_fmadd_ps(a, b[v], c[r][v]);
       }
     }
-    alignas(32) float tmp[kNr];
+    // Epilogue in vector registers (a scalar loop over a stack copy here made GCC keep the
+    // accumulators in memory and store all of them every k step).
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i mask[kNv];
+    __m256 add[kNv];
+    for (int v = 0; v < kNv; ++v) {
+      mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(nvalid - 8 * v), lane);
+      add[v] = first && bias ? _mm256_maskload_ps(bias + 8 * v, mask[v]) : _mm256_setzero_ps();
+    }
     for (int r = 0; r < MR; ++r) {
       float* yr = y + r * ldy;
-      _mm256_store_ps(tmp, c0[r]);
-      _mm256_store_ps(tmp + 8, c1[r]);
-      for (int c = 0; c < nvalid; ++c)
-        yr[c] = first ? tmp[c] + (bias ? bias[c] : 0.0f) : yr[c] + tmp[c];
+      for (int v = 0; v < kNv; ++v) {
+        if (nvalid == kNr) {
+          if (!first) add[v] = _mm256_loadu_ps(yr + 8 * v);
+          _mm256_storeu_ps(yr + 8 * v, _mm256_add_ps(c[r][v], add[v]));
+        } else {
+          if (!first) add[v] = _mm256_maskload_ps(yr + 8 * v, mask[v]);
+          _mm256_maskstore_ps(yr + 8 * v, mask[v], _mm256_add_ps(c[r][v], add[v]));
+        }
+      }
     }
   }
 };

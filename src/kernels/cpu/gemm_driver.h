@@ -21,9 +21,11 @@ namespace dsvl2::kernels::cpu {
 
 // K provides:
 //   static constexpr int kMr, kNr;
-//   static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc, float* out);
+//   static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc, float*
+//   out);
 //       out[p * kNr + c] = w[j0 + c, k0 + p] for c < nvalid, 0 for nvalid <= c < kNr.
-//   optionally static void PackX(x, k, i0, mr, k0, kc, out): as PackedGemm::PackX below.
+//   optionally static void PackX(x, k, i0, mr, k0, kc, out): as PackedGemm::PackX below, and
+//       static constexpr int kXSlack: floats it may write past kc * kMr.
 //   template <int MR> static void Micro(const float* xp, const float* wp, int64_t kc, float* y,
 //       int64_t ldy, int nvalid, const float* bias /*null: accumulate into y*/, bool first);
 //       first: y = acc (+ bias if given); otherwise y += acc. Rows [0, MR), columns [0, nvalid).
@@ -50,6 +52,12 @@ struct PackedGemm {
     }
   }
 
+  // Floats the kernel's PackX may write past kKc * kMr (K::kXSlack, 0 if it has none).
+  static constexpr int64_t XSlack() {
+    if constexpr (requires { K::kXSlack; }) return K::kXSlack;
+    return 0;
+  }
+
   template <int MR>
   static void MicroN(int mr, const float* xp, const float* wp, int64_t kc, float* y, int64_t ldy,
                      int nvalid, const float* bias, bool first) {
@@ -66,7 +74,7 @@ struct PackedGemm {
     ThreadPool::Global().ParallelFor(panels, 1, [&](int64_t pb, int64_t pe) {
       thread_local std::vector<float> wbuf, xbuf;
       const size_t wneed = static_cast<size_t>(kKc * kNcPanels * K::kNr);
-      const size_t xneed = static_cast<size_t>(kKc * K::kMr);
+      const size_t xneed = static_cast<size_t>(kKc * K::kMr + XSlack());
       if (wbuf.size() < wneed) wbuf.resize(wneed);
       if (xbuf.size() < xneed) xbuf.resize(xneed);
       for (int64_t pc = pb; pc < pe; pc += kNcPanels) {
