@@ -57,7 +57,10 @@ uint64_t ReadAll(const void* p, size_t bytes) {
 
 std::vector<PeakKernel> SupportedPeakKernels() {
   std::vector<PeakKernel> out;
-  if (HasAvx2()) out.push_back({"f32_fma_avx2", "GFLOP/s", &cpu::PeakF32FmaAvx2});
+  if (HasAvx2()) {
+    out.push_back({"f32_fma_avx2", "GFLOP/s", &cpu::PeakF32FmaAvx2});
+    out.push_back({"int8_avx2", "GOP/s", &cpu::PeakInt8Avx2});
+  }
   if (HasAvx512()) {
     out.push_back({"f32_fma_avx512", "GFLOP/s", &cpu::PeakF32FmaAvx512});
     if (__builtin_cpu_supports("avx512bf16"))

@@ -8,6 +8,7 @@ namespace dsvl2::kernels::cpu {
 
 // Each runs `iters` iterations of independent multiply-add chains and returns the ops done.
 double PeakF32FmaAvx2(int64_t iters);
+double PeakInt8Avx2(int64_t iters);
 double PeakF32FmaAvx512(int64_t iters);
 double PeakBf16DotAvx512(int64_t iters);
 double PeakInt8VnniAvx512(int64_t iters);
