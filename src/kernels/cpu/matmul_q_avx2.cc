@@ -3,10 +3,10 @@
 // hold 4 consecutive elements of each of 8 rows, so vpmaddubsw (u8 x s8 -> s16 pairs) against 4
 // broadcast activation bytes, then vpmaddwd, gives a 4-term dot product for 8 output columns at
 // once. q4_0: nibbles (0..15) are the unsigned operand; the 8 chunks of a block are summed in
-// s16 (8 x 2 x 15 x 127 < 32768) and the zero-point term (-8 x the activation sum) is added. q8_0: |w| and sign(x, w)
-// (2 x 127 x 127 < 32768, one vpmaddwd per chunk). s32 -> f32 times (weight scales x activation
-// scale), accumulated in f32. Each unpacked half-block feeds a tile of up to 4 input rows;
-// panels are split over the thread pool.
+// s16 (8 x 2 x 15 x 127 < 32768) and the zero-point term (-8 x the activation sum) is added. q8_0:
+// |w| and sign(x, w) (2 x 127 x 127 < 32768, one vpmaddwd per chunk). s32 -> f32 times (weight
+// scales x activation scale), accumulated in f32. Each unpacked half-block feeds a tile of up to 4
+// input rows; panels are split over the thread pool.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -27,7 +27,8 @@ typedef int32_t __attribute__((may_alias, aligned(1))) Int32Alias;
 
 // acc[ii] (8 columns: rows 8h..8h+7 of the panel) += input rows [i0, i0+NI) over all blocks.
 template <DType T, int NI>
-inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, int h, __m256 acc[NI]) {
+inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, int h,
+                     __m256 acc[NI]) {
   constexpr size_t kBlockBytes = kQuantPanel * (T == DType::kQ4_0 ? 18 : 34);
   const int64_t m = a.m;
   const __m256i ones = _mm256_set1_epi16(1);
@@ -38,7 +39,8 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
   for (int64_t b = 0; b < nb; ++b, xq += m * kQuantBlock, xs += m, xz += m) {
     const uint8_t* blk = panel + static_cast<size_t>(b) * kBlockBytes;
     const uint8_t* q = blk + 2 * kQuantPanel + 32 * h;
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
+    const __m256 dw =
+        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
     __m256i w[8];
     if constexpr (T == DType::kQ4_0) {
       const __m256i nib = _mm256_set1_epi8(0x0f);
@@ -48,7 +50,8 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
         w[4 + c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
       }
     } else {
-      for (int c = 0; c < 8; ++c) w[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
+      for (int c = 0; c < 8; ++c)
+        w[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
     }
     for (int ii = 0; ii < NI; ++ii) {
       const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(xq + ii * kQuantBlock);
@@ -60,26 +63,33 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
           s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(w[c], _mm256_set1_epi32(x4[c])));
           s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(w[c + 1], _mm256_set1_epi32(x4[c + 1])));
         }
-        d = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones), _mm256_set1_epi32(xz[ii]));
+        d = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones),
+                             _mm256_set1_epi32(xz[ii]));
       } else {
         __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();
         for (int c = 0; c < 8; c += 2) {
           const __m256i x0 = _mm256_set1_epi32(x4[c]), x1 = _mm256_set1_epi32(x4[c + 1]);
-          d0 = _mm256_add_epi32(d0, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w[c]), _mm256_sign_epi8(x0, w[c])), ones));
+          d0 = _mm256_add_epi32(
+              d0,
+              _mm256_madd_epi16(
+                  _mm256_maddubs_epi16(_mm256_abs_epi8(w[c]), _mm256_sign_epi8(x0, w[c])), ones));
           d1 = _mm256_add_epi32(
-              d1, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w[c + 1]), _mm256_sign_epi8(x1, w[c + 1])), ones));
+              d1, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w[c + 1]),
+                                                         _mm256_sign_epi8(x1, w[c + 1])),
+                                    ones));
         }
         d = _mm256_add_epi32(d0, d1);
       }
-      acc[ii] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(xs[ii])), acc[ii]);
+      acc[ii] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(xs[ii])),
+                                acc[ii]);
     }
   }
 }
 
 // Rows [i0, i0+NI) x columns [j0, j1) of y (row stride n), all inside panel p.
 template <DType T, int NI>
-void Tile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, int64_t p, int64_t j0, int64_t j1,
-          int64_t n, const float* bias, float* y) {
+void Tile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, int64_t p, int64_t j0,
+          int64_t j1, int64_t n, const float* bias, float* y) {
   for (int h = 0; h < 2; ++h) {
     const int64_t c0 = p * kQuantPanel + 8 * h;
     if (c0 >= j1 || c0 + 8 <= j0) continue;
@@ -93,33 +103,46 @@ void Tile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, int6
         const __m256 bv = bias ? _mm256_loadu_ps(bias + c0) : _mm256_setzero_ps();
         _mm256_storeu_ps(yr, _mm256_add_ps(acc[ii], bv));
       } else {
-        alignas(32) float lanes[8];
-        _mm256_store_ps(lanes, acc[ii]);
-        for (int l = 0; l < 8; ++l)
-          if (c0 + l >= j0 && c0 + l < j1) yr[l] = lanes[l] + (bias ? bias[c0 + l] : 0.0f);
+        // Masked, in registers (a scalar loop over a stack copy made GCC keep acc in memory
+        // through the whole block loop). Lanes l with j0 <= c0 + l < j1.
+        const __m256i l = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(c0)),
+                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256i mask =
+            _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0)), l),
+                                _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(j1)), l));
+        const __m256 bv = bias ? _mm256_maskload_ps(bias + c0, mask) : _mm256_setzero_ps();
+        _mm256_maskstore_ps(yr, mask, _mm256_add_ps(acc[ii], bv));
       }
     }
   }
 }
 
 template <DType T>
-void RowTiles(const QuantActs& a, int64_t r0, int64_t r1, const uint8_t* panel, int64_t nb, int64_t p, int64_t j0,
-              int64_t j1, int64_t n, const float* bias, float* y) {
+void RowTiles(const QuantActs& a, int64_t r0, int64_t r1, const uint8_t* panel, int64_t nb,
+              int64_t p, int64_t j0, int64_t j1, int64_t n, const float* bias, float* y) {
   int64_t i = r0;
-  for (; i + kMaxTileRows <= r1; i += kMaxTileRows) Tile<T, kMaxTileRows>(a, i, panel, nb, p, j0, j1, n, bias, y);
+  for (; i + kMaxTileRows <= r1; i += kMaxTileRows)
+    Tile<T, kMaxTileRows>(a, i, panel, nb, p, j0, j1, n, bias, y);
   switch (r1 - i) {
-    case 3: Tile<T, 3>(a, i, panel, nb, p, j0, j1, n, bias, y); break;
-    case 2: Tile<T, 2>(a, i, panel, nb, p, j0, j1, n, bias, y); break;
-    case 1: Tile<T, 1>(a, i, panel, nb, p, j0, j1, n, bias, y); break;
-    default: break;
+    case 3:
+      Tile<T, 3>(a, i, panel, nb, p, j0, j1, n, bias, y);
+      break;
+    case 2:
+      Tile<T, 2>(a, i, panel, nb, p, j0, j1, n, bias, y);
+      break;
+    case 1:
+      Tile<T, 1>(a, i, panel, nb, p, j0, j1, n, bias, y);
+      break;
+    default:
+      break;
   }
 }
 
 // The row tiles of one panel, for the shared loops of matmul_q_driver.h.
 struct PanelKernel {
   template <DType T>
-  static void RowTiles(const QuantActs& a, int64_t r0, int64_t r1, const uint8_t* panel, int64_t nb, int64_t p,
-                       int64_t j0, int64_t j1, int64_t n, const float* bias, float* y) {
+  static void RowTiles(const QuantActs& a, int64_t r0, int64_t r1, const uint8_t* panel, int64_t nb,
+                       int64_t p, int64_t j0, int64_t j1, int64_t n, const float* bias, float* y) {
     cpu::RowTiles<T>(a, r0, r1, panel, nb, p, j0, j1, n, bias, y);
   }
 };
