@@ -8,6 +8,7 @@
 #include "base/half.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/gemm_driver.h"
+#include "kernels/cpu/load_avx2.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
@@ -32,32 +33,6 @@ inline void Transpose8(__m256 r[8]) {
   }
 }
 
-inline __m256 Load8(DType dt, const void* base, int64_t idx) {
-  switch (dt) {
-    case DType::kBF16: {
-      const __m128i h = _mm_loadu_si128(
-          reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx));
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    }
-    case DType::kF16:
-      return _mm256_cvtph_ps(_mm_loadu_si128(
-          reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx)));
-    default:
-      return _mm256_loadu_ps(static_cast<const float*>(base) + idx);
-  }
-}
-
-inline float LoadScalar(DType dt, const void* base, int64_t idx) {
-  switch (dt) {
-    case DType::kBF16:
-      return Bf16ToF32(static_cast<const uint16_t*>(base)[idx]);
-    case DType::kF16:
-      return F16ToF32(static_cast<const uint16_t*>(base)[idx]);
-    default:
-      return static_cast<const float*>(base)[idx];
-  }
-}
-
 struct Avx2Kernel {
   static constexpr int kMr = 6;
   static constexpr int kNr = 16;
@@ -65,8 +40,9 @@ struct Avx2Kernel {
 
   // Weight columns [j0, j0+nvalid) x k [k0, k0+kc) -> out[p * kNr + c]: 8 columns x 8 steps
   // loaded (bf16/f16 widened), transposed in registers, stored as 8 packed steps.
-  static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc,
-                    float* out) {
+  template <DType T>
+  static void PackWAs(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc,
+                      float* out) {
     const int64_t k = w.dim(1);
     for (int cb = 0; cb < kNr; cb += 8) {
       const int rows = std::max(0, std::min(8, nvalid - cb));
@@ -74,7 +50,7 @@ struct Avx2Kernel {
       if (rows == 8) {
         for (; p + 8 <= kc; p += 8) {
           __m256 r[8];
-          for (int c = 0; c < 8; ++c) r[c] = Load8(w.dtype, w.data, (j0 + cb + c) * k + k0 + p);
+          for (int c = 0; c < 8; ++c) r[c] = Load8<T>(w.data, (j0 + cb + c) * k + k0 + p);
           Transpose8(r);
           for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out + (p + q) * kNr + cb, r[q]);
         }
@@ -82,7 +58,19 @@ struct Avx2Kernel {
       for (; p < kc; ++p)
         for (int c = 0; c < 8; ++c)
           out[p * kNr + cb + c] =
-              c < rows ? LoadScalar(w.dtype, w.data, (j0 + cb + c) * k + k0 + p) : 0.0f;
+              c < rows ? LoadScalar<T>(w.data, (j0 + cb + c) * k + k0 + p) : 0.0f;
+    }
+  }
+
+  static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc,
+                    float* out) {
+    switch (w.dtype) {
+      case DType::kBF16:
+        return PackWAs<DType::kBF16>(w, j0, nvalid, k0, kc, out);
+      case DType::kF16:
+        return PackWAs<DType::kF16>(w, j0, nvalid, k0, kc, out);
+      default:
+        return PackWAs<DType::kF32>(w, j0, nvalid, k0, kc, out);
     }
   }
 

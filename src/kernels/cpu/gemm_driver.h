@@ -21,8 +21,8 @@ namespace dsvl2::kernels::cpu {
 
 // K provides:
 //   static constexpr int kMr, kNr;
-//   static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc, float*
-//   out);
+//   static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc,
+//                     float* out);
 //       out[p * kNr + c] = w[j0 + c, k0 + p] for c < nvalid, 0 for nvalid <= c < kNr.
 //   optionally static void PackX(x, k, i0, mr, k0, kc, out): as PackedGemm::PackX below, and
 //       static constexpr int kXSlack: floats it may write past kc * kMr.

@@ -7,35 +7,11 @@
 
 #include "base/half.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/load_avx2.h"
 #include "kernels/cpu/matmul_driver.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
-
-template <DType T>
-inline __m256 Load8(const void* base, int64_t idx) {
-  if constexpr (T == DType::kF32) {
-    return _mm256_loadu_ps(static_cast<const float*>(base) + idx);
-  } else if constexpr (T == DType::kBF16) {
-    __m128i h =
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  } else {
-    __m128i h =
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + idx));
-    return _mm256_cvtph_ps(h);
-  }
-}
-
-template <DType T>
-inline float LoadScalar(const void* base, int64_t idx) {
-  if constexpr (T == DType::kF32)
-    return static_cast<const float*>(base)[idx];
-  else if constexpr (T == DType::kBF16)
-    return Bf16ToF32(static_cast<const uint16_t*>(base)[idx]);
-  else
-    return F16ToF32(static_cast<const uint16_t*>(base)[idx]);
-}
 
 inline float HSum(__m256 v) {
   __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
@@ -83,7 +59,8 @@ struct Tiles {
     float s[1][NJ][NI];
     Dots<T, 1, NJ, NI>(x, i0, k, &w, j0, s);
     for (int a = 0; a < NJ; ++a)
-      for (int b = 0; b < NI; ++b) y[(i0 + b) * n + j0 + a] = s[0][a][b] + (bias ? bias[j0 + a] : 0.0f);
+      for (int b = 0; b < NI; ++b)
+        y[(i0 + b) * n + j0 + a] = s[0][a][b] + (bias ? bias[j0 + a] : 0.0f);
   }
   template <int NJ, int NI>
   static void SwiTile(const float* x, int64_t i0, int64_t k, const void* gate, const void* up,
@@ -122,10 +99,14 @@ void MatMulColsAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, i
                     int64_t j1, float* y) {
   const int64_t n = w.dim(0);
   switch (w.dtype) {
-    case DType::kF32: return TileCols<Tiles<DType::kF32>>(x, m, k, w.data, n, nullptr, y, j0, j1);
-    case DType::kBF16: return TileCols<Tiles<DType::kBF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
-    case DType::kF16: return TileCols<Tiles<DType::kF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
-    default: return MatMulColsGeneric(x, m, k, w, j0, j1, y);
+    case DType::kF32:
+      return TileCols<Tiles<DType::kF32>>(x, m, k, w.data, n, nullptr, y, j0, j1);
+    case DType::kBF16:
+      return TileCols<Tiles<DType::kBF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
+    case DType::kF16:
+      return TileCols<Tiles<DType::kF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
+    default:
+      return MatMulColsGeneric(x, m, k, w, j0, j1, y);
   }
 }
 
@@ -140,7 +121,8 @@ void SwiGluColsAvx2(const float* x, int64_t m, int64_t k, const TensorView& gate
       return SwiTileCols<Tiles<DType::kBF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
     case DType::kF16:
       return SwiTileCols<Tiles<DType::kF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
-    default: return SwiGluColsGeneric(x, m, k, gate, up, j0, j1, out);
+    default:
+      return SwiGluColsGeneric(x, m, k, gate, up, j0, j1, out);
   }
 }
 
