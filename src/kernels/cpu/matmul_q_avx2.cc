@@ -5,8 +5,10 @@
 // once. q4_0: nibbles (0..15) are the unsigned operand; the 8 chunks of a block are summed in
 // s16 (8 x 2 x 15 x 127 < 32768) and the zero-point term (-8 x the activation sum) is added. q8_0:
 // |w| and sign(x, w) (2 x 127 x 127 < 32768, one vpmaddwd per chunk). s32 -> f32 times (weight
-// scales x activation scale), accumulated in f32. Each unpacked half-block feeds a tile of up to 4
-// input rows; panels are split over the thread pool.
+// scales x activation scale), accumulated in f32. Each half-block chunk is loaded (and |w| taken)
+// once for a tile of up to 4 input rows; panels are split over the thread pool. (A software
+// prefetch 8 blocks ahead was tried and not kept: no gain at 4-16 rows, slower at 1 row on the
+// Zen 4 of docs/benchmarks/2026-12-02b.)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -26,6 +28,10 @@ constexpr int kMaxTileRows = 4;
 typedef int32_t __attribute__((may_alias, aligned(1))) Int32Alias;
 
 // acc[ii] (8 columns: rows 8h..8h+7 of the panel) += input rows [i0, i0+NI) over all blocks.
+// Chunk-outer: each 32-byte weight chunk is loaded (and, for q8, its |w| taken) once and used by
+// every row of the tile, whose integer block sums stay in registers (NI s32/s16 sums + NI f32
+// accumulators + 5 temporaries fit AVX2's 16 registers for NI <= 4; the row-outer order kept
+// the 8 unpacked chunks live across rows and spilled).
 template <DType T, int NI>
 inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64_t nb, int h,
                      __m256 acc[NI]) {
@@ -39,50 +45,41 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
   for (int64_t b = 0; b < nb; ++b, xq += m * kQuantBlock, xs += m, xz += m) {
     const uint8_t* blk = panel + static_cast<size_t>(b) * kBlockBytes;
     const uint8_t* q = blk + 2 * kQuantPanel + 32 * h;
-    const __m256 dw =
-        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
-    __m256i w[8];
+    const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(xq);
+    constexpr int kX4PerRow = kQuantBlock / 4;
+    __m256i d[NI];
+    for (int ii = 0; ii < NI; ++ii) d[ii] = _mm256_setzero_si256();
     if constexpr (T == DType::kQ4_0) {
+      // s16 sums over the block: 8 chunks x 2 x 15 x 127 < 32768.
       const __m256i nib = _mm256_set1_epi8(0x0f);
       for (int c = 0; c < 4; ++c) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
-        w[c] = _mm256_and_si256(v, nib);
-        w[4 + c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+        const __m256i lo = _mm256_and_si256(v, nib);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+        for (int ii = 0; ii < NI; ++ii) {
+          d[ii] = _mm256_add_epi16(
+              d[ii], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(x4[ii * kX4PerRow + c])));
+          d[ii] = _mm256_add_epi16(
+              d[ii], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4[ii * kX4PerRow + 4 + c])));
+        }
       }
+      for (int ii = 0; ii < NI; ++ii)
+        d[ii] = _mm256_add_epi32(_mm256_madd_epi16(d[ii], ones), _mm256_set1_epi32(xz[ii]));
     } else {
-      for (int c = 0; c < 8; ++c)
-        w[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
-    }
-    for (int ii = 0; ii < NI; ++ii) {
-      const Int32Alias* x4 = reinterpret_cast<const Int32Alias*>(xq + ii * kQuantBlock);
-      __m256i d;
-      if constexpr (T == DType::kQ4_0) {
-        __m256i s0 = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32(x4[0]));
-        __m256i s1 = _mm256_maddubs_epi16(w[1], _mm256_set1_epi32(x4[1]));
-        for (int c = 2; c < 8; c += 2) {
-          s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(w[c], _mm256_set1_epi32(x4[c])));
-          s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(w[c + 1], _mm256_set1_epi32(x4[c + 1])));
+      for (int c = 0; c < 8; ++c) {
+        const __m256i wc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
+        const __m256i aw = _mm256_abs_epi8(wc);
+        for (int ii = 0; ii < NI; ++ii) {
+          const __m256i xv = _mm256_sign_epi8(_mm256_set1_epi32(x4[ii * kX4PerRow + c]), wc);
+          d[ii] = _mm256_add_epi32(d[ii], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xv), ones));
         }
-        d = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones),
-                             _mm256_set1_epi32(xz[ii]));
-      } else {
-        __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();
-        for (int c = 0; c < 8; c += 2) {
-          const __m256i x0 = _mm256_set1_epi32(x4[c]), x1 = _mm256_set1_epi32(x4[c + 1]);
-          d0 = _mm256_add_epi32(
-              d0,
-              _mm256_madd_epi16(
-                  _mm256_maddubs_epi16(_mm256_abs_epi8(w[c]), _mm256_sign_epi8(x0, w[c])), ones));
-          d1 = _mm256_add_epi32(
-              d1, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w[c + 1]),
-                                                         _mm256_sign_epi8(x1, w[c + 1])),
-                                    ones));
-        }
-        d = _mm256_add_epi32(d0, d1);
       }
-      acc[ii] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(dw, _mm256_set1_ps(xs[ii])),
-                                acc[ii]);
     }
+    const __m256 dw =
+        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
+    for (int ii = 0; ii < NI; ++ii)
+      acc[ii] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d[ii]), _mm256_mul_ps(dw, _mm256_set1_ps(xs[ii])),
+                                acc[ii]);
   }
 }
 
