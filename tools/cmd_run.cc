@@ -33,7 +33,8 @@ constexpr const char* kUsage =
     "                  copy: copy the weights into huge-page memory at load; auto: copy when they fit)\n"
     "                 [--copy-weights]  (= --weight-memory copy)\n"
     "                 [--matmul-precision high|medium]  (high, the default: f32 accuracy; medium:\n"
-    "                  bf16 activations in prefill/vision products where the CPU has AMX, faster)\n";
+    "                  bf16 activations in prefill/vision products where the CPU has AMX or\n"
+    "                  AVX-512-BF16, faster)\n";
 
 struct Conversation {
   std::vector<Turn> turns;

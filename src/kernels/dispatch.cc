@@ -119,6 +119,10 @@ bool ParseMatMulPrecision(const std::string& s, MatMulPrecision* p) {
   return true;
 }
 
+bool MediumPrecisionChangesResults(const KernelTable& t) {
+  return t.isa == Isa::kAmx || (t.isa == Isa::kAvx512 && cpu::Avx512Bf16Usable());
+}
+
 void SetActive(Isa isa) {
   const KernelTable* t = TableFor(isa);
   DSVL2_CHECK_MSG(t && Supported(isa), std::string("ISA not available: ") + IsaName(isa));

@@ -119,10 +119,12 @@ struct KernelTable {
 };
 
 // Numerics of products of bf16 weights with many input rows (prefill, vision) on kernels that have
-// a faster bf16 unit (the AMX table; elsewhere both mean the f32 kernels):
+// a faster bf16 unit (the AMX table, and the AVX-512 table on CPUs with AVX-512-BF16; elsewhere
+// both mean the f32 kernels):
 //   kHigh (default): the accuracy of the f32 GEMM (AMX: activations split in 3 bf16 parts);
 //   kMedium: activations rounded to bf16 (PyTorch's bf16 autocast; at most 2^-8 relative error per
-//     product), about 1.5x faster vision and prefill on AMX (docs/benchmarks/2026-12-01).
+//     product), about 1.5x faster vision and prefill on AMX (docs/benchmarks/2026-12-01), the
+//     vdpbf16ps GEMM on AVX-512-BF16 (docs/benchmarks/2026-12-02b).
 // Process-wide, like the active table; set it before work starts.
 enum class MatMulPrecision { kHigh, kMedium };
 void SetMatMulPrecision(MatMulPrecision p);
@@ -130,6 +132,8 @@ MatMulPrecision GetMatMulPrecision();
 const char* MatMulPrecisionName(MatMulPrecision p);  // "high" | "medium"
 // "high" / "medium" -> p; false for anything else.
 bool ParseMatMulPrecision(const std::string& s, MatMulPrecision* p);
+// Whether kMedium computes anything differently from kHigh with table t on this CPU.
+bool MediumPrecisionChangesResults(const KernelTable& t);
 
 // The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512|amx if set).
 const KernelTable& Active();

@@ -31,8 +31,8 @@ struct EngineOptions {
   // gigabytes per token through 4 KiB pages costs a page walk per page.
   std::string weight_memory = "auto";
   // kernels::MatMulPrecision by name: "high" (default, f32 accuracy) or "medium" (bf16
-  // activations in bf16-weight products with many rows where the CPU has AMX). Process-wide: the
-  // last Load sets it.
+  // activations in bf16-weight products with many rows where the CPU has AMX or AVX-512-BF16).
+  // Process-wide: the last Load sets it.
   std::string matmul_precision = "high";
 };
 

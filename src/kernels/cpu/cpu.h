@@ -45,6 +45,11 @@ void SwiGluColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& ga
                       const TensorView& up, int64_t j0, int64_t j1, float* out);
 void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                 float* y);
+// AVX-512-BF16 (cpu/gemm_bf16_avx512.cc): the packed GEMM for bf16 weights with activations
+// rounded to bf16 (vdpbf16ps), which MatMulAvx512 takes from kGemmMinRows rows on at
+// MatMulPrecision::kMedium where the CPU has it.
+bool Avx512Bf16Usable();
+void GemmAvx512Bf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias, float* y);
 
 // AMX (cpu/gemm_amx.cc). From kAmxMinRows input rows on, bf16 weights go through the tile GEMM with
 // each activation split into kAmxBf16Terms bf16 parts (3: the accuracy of the f32 GEMM, see the

@@ -1,13 +1,18 @@
 // Cache-blocked, packed matrix product for many input rows (prefill, vision): the loop nest shared
 // by the SIMD GEMMs, instantiated in each ISA's translation unit with that unit's micro-kernel.
 //
-// y[m, n] = x[m, k] · w[n, k]^T + bias. Output columns are split over the thread pool in panels of
-// K::kNr; each thread, for its columns, walks blocks of kKc along k and kNcPanels panels along n:
-//   - packs the weight block into f32 panels [kc][kNr] (bf16/f16 converted once per panel),
-//   - for every kMr rows of x packs the x block into [kc][kMr] and runs the micro-kernel over the
-//     panels, which keeps kMr x kNr accumulators in registers (broadcast-x FMA).
-// The weight block (kKc x kNcPanels*kNr floats) lives in L2, the packed x block in L1. Scratch is
-// per thread and grows once, so the hot path allocates nothing after the first call.
+// y[m, n] = x[m, k] · w[n, k]^T + bias. Rows go in chunks (all of them unless the packed x would
+// pass ~8 MiB); for each chunk
+//   - the threads first pack every x block of the chunk ([kc][kMr] per kMr rows and kKc of k),
+//     once, into the calling thread's buffer,
+//   - then split the output columns in panels of K::kNr; each thread, for its columns, walks
+//     blocks of kKc along k and kNcPanels panels along n, packs the weight block into panels
+//     [kc][kNr] (bf16/f16 converted once per panel) and runs the micro-kernel for every kMr rows
+//     over the panels, which keeps kMr x kNr accumulators in registers (broadcast-x FMA).
+// The weight block (kKc x kNcPanels*kNr floats) lives in L2, the x block in use in L1. (Packing x
+// per weight block instead repacked it n / 256 times: 13-16% of the micro-kernels' time on SigLIP
+// shapes, perf on docs/benchmarks/2026-12-02b.) Scratch grows once per thread, so the hot path
+// allocates nothing after the first call.
 #pragma once
 
 #include <algorithm>
@@ -67,37 +72,64 @@ struct PackedGemm {
     K::template Micro<MR>(xp, wp, kc, y, ldy, nvalid, bias, first);
   }
 
+  // Packed x of a row chunk is kept for the whole chunk: at most ~8 MiB, and at least 256 rows (so
+  // each weight block, packed once per chunk, serves at least as many rows as it has columns).
+  static constexpr int64_t kMaxPackedXFloats = (int64_t{8} << 20) / 4;
+
   static void Run(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                   float* y) {
     const int64_t n = w.dim(0);
     const int64_t panels = (n + K::kNr - 1) / K::kNr;
-    ThreadPool::Global().ParallelFor(panels, 1, [&](int64_t pb, int64_t pe) {
-      thread_local std::vector<float> wbuf, xbuf;
-      const size_t wneed = static_cast<size_t>(kKc * kNcPanels * K::kNr);
-      const size_t xneed = static_cast<size_t>(kKc * K::kMr + XSlack());
-      if (wbuf.size() < wneed) wbuf.resize(wneed);
-      if (xbuf.size() < xneed) xbuf.resize(xneed);
-      for (int64_t pc = pb; pc < pe; pc += kNcPanels) {
-        const int64_t pce = std::min(pe, pc + kNcPanels);
-        for (int64_t k0 = 0; k0 < k; k0 += kKc) {
-          const int64_t kc = std::min(kKc, k - k0);
-          for (int64_t p = pc; p < pce; ++p) {
-            const int nvalid = static_cast<int>(std::min<int64_t>(K::kNr, n - p * K::kNr));
-            K::PackW(w, p * K::kNr, nvalid, k0, kc, wbuf.data() + (p - pc) * kc * K::kNr);
-          }
-          for (int64_t i0 = 0; i0 < m; i0 += K::kMr) {
-            const int mr = static_cast<int>(std::min<int64_t>(K::kMr, m - i0));
-            PackX(x, k, i0, mr, k0, kc, xbuf.data());
+    const int64_t kblocks = (k + kKc - 1) / kKc, rblocks = (m + K::kMr - 1) / K::kMr;
+    const int64_t xstride = kKc * K::kMr + XSlack();  // floats per packed (row block, k block)
+    const int64_t chunk_rb =
+        std::max<int64_t>((256 + K::kMr - 1) / K::kMr, kMaxPackedXFloats / (kblocks * xstride));
+    // The caller's buffer, named through a pointer: the pool's threads have their own
+    // thread_locals.
+    thread_local std::vector<float> xbuf;
+    const size_t xneed = static_cast<size_t>(std::min(rblocks, chunk_rb) * kblocks * xstride);
+    if (xbuf.size() < xneed) xbuf.resize(xneed);
+    float* const xp = xbuf.data();
+    ThreadPool& pool = ThreadPool::Global();
+    for (int64_t rb0 = 0; rb0 < rblocks; rb0 += chunk_rb) {
+      const int64_t nrb = std::min(rblocks - rb0, chunk_rb);
+      // Every x block of the chunk packed once, for all column panels (not once per weight block).
+      pool.ParallelFor(nrb, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t ib = b0; ib < b1; ++ib) {
+          const int64_t i0 = (rb0 + ib) * K::kMr;
+          const int mr = static_cast<int>(std::min<int64_t>(K::kMr, m - i0));
+          for (int64_t kb = 0; kb < kblocks; ++kb)
+            PackX(x, k, i0, mr, kb * kKc, std::min(kKc, k - kb * kKc),
+                  xp + (ib * kblocks + kb) * xstride);
+        }
+      });
+      pool.ParallelFor(panels, 1, [&](int64_t pb, int64_t pe) {
+        thread_local std::vector<float> wbuf;
+        const size_t wneed = static_cast<size_t>(kKc * kNcPanels * K::kNr);
+        if (wbuf.size() < wneed) wbuf.resize(wneed);
+        for (int64_t pc = pb; pc < pe; pc += kNcPanels) {
+          const int64_t pce = std::min(pe, pc + kNcPanels);
+          for (int64_t kb = 0; kb < kblocks; ++kb) {
+            const int64_t k0 = kb * kKc, kc = std::min(kKc, k - k0);
             for (int64_t p = pc; p < pce; ++p) {
-              const int64_t j0 = p * K::kNr;
-              const int nvalid = static_cast<int>(std::min<int64_t>(K::kNr, n - j0));
-              MicroN<K::kMr>(mr, xbuf.data(), wbuf.data() + (p - pc) * kc * K::kNr, kc,
-                             y + i0 * n + j0, n, nvalid, bias ? bias + j0 : nullptr, k0 == 0);
+              const int nvalid = static_cast<int>(std::min<int64_t>(K::kNr, n - p * K::kNr));
+              K::PackW(w, p * K::kNr, nvalid, k0, kc, wbuf.data() + (p - pc) * kc * K::kNr);
+            }
+            for (int64_t ib = 0; ib < nrb; ++ib) {
+              const int64_t i0 = (rb0 + ib) * K::kMr;
+              const int mr = static_cast<int>(std::min<int64_t>(K::kMr, m - i0));
+              const float* xblk = xp + (ib * kblocks + kb) * xstride;
+              for (int64_t p = pc; p < pce; ++p) {
+                const int64_t j0 = p * K::kNr;
+                const int nvalid = static_cast<int>(std::min<int64_t>(K::kNr, n - j0));
+                MicroN<K::kMr>(mr, xblk, wbuf.data() + (p - pc) * kc * K::kNr, kc, y + i0 * n + j0,
+                               n, nvalid, bias ? bias + j0 : nullptr, k0 == 0);
+              }
             }
           }
         }
-      }
-    });
+      });
+    }
   }
 };
 

@@ -1,0 +1,147 @@
+// The AVX-512-BF16 GEMM (cpu/gemm_bf16_avx512.cc, MatMulPrecision::kMedium without AMX) against a
+// double-precision product of the bf16-rounded activations and the bf16 weights, over sizes that
+// hit every edge of its packing: input rows not a multiple of the 14-row tile, output columns not
+// a multiple of 16 or 32, k odd (a zero-padded last pair), k % 32 != 0 (the scalar pack tail), k
+// spanning several 512-deep blocks and m spanning two ~8 MiB chunks of packed x. Then the AVX-512
+// table's routing: medium sends bf16 weights with >= kGemmMinRows rows here, high and every other
+// dtype / row count keep the f32 kernels. Skipped where the CPU has no AVX-512-BF16.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "base/half.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/kernels.h"
+
+namespace dsvl2::kernels {
+namespace {
+
+struct Case {
+  int64_t m, k, n;
+};
+
+const KernelTable* Avx512Table() {
+  for (const KernelTable* t : AllSupported())
+    if (t->isa == Isa::kAvx512) return t;
+  return nullptr;
+}
+
+TEST(Bf16Gemm, MatchesDoubleOfRoundedActivations) {
+  if (!Avx512Table() || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::uniform_real_distribution<float> expo(-6.0f, 6.0f);
+  const Case cases[] = {{1, 2, 1},      {14, 32, 32},   {15, 33, 17},   {29, 31, 33},
+                        {32, 64, 31},   {40, 257, 65},  {57, 300, 97},  {33, 1152, 40},
+                        {70, 513, 257}, {28, 4304, 45}, {500, 4304, 20}};  // two chunks of packed x
+  for (const Case& c : cases) {
+    std::vector<uint16_t> w(static_cast<size_t>(c.n * c.k));
+    for (auto& v : w) v = F32ToBf16(nd(rng));
+    std::vector<float> x(static_cast<size_t>(c.m * c.k)), bias(static_cast<size_t>(c.n));
+    for (float& v : x) v = nd(rng) * std::exp2(expo(rng));
+    for (float& v : bias) v = nd(rng);
+    const TensorView wv{DType::kBF16, {c.n, c.k}, w.data()};
+    // One guard row past m: nothing may be written there.
+    std::vector<float> y(static_cast<size_t>((c.m + 1) * c.n), NAN);
+    cpu::GemmAvx512Bf16(x.data(), c.m, c.k, wv, bias.data(), y.data());
+    for (int64_t j = 0; j < c.n; ++j)
+      ASSERT_TRUE(std::isnan(y[static_cast<size_t>(c.m * c.n + j)])) << "wrote past m";
+    double worst_vs_f32 = 0;
+    for (int64_t i = 0; i < c.m; ++i)
+      for (int64_t j = 0; j < c.n; ++j) {
+        double want = bias[static_cast<size_t>(j)], exact = want, mag = 0;
+        for (int64_t q = 0; q < c.k; ++q) {
+          const float xv = x[static_cast<size_t>(i * c.k + q)];
+          const double wq = Bf16ToF32(w[static_cast<size_t>(j * c.k + q)]);
+          const double p = static_cast<double>(Bf16ToF32(F32ToBf16(xv))) * wq;
+          want += p;
+          exact += static_cast<double>(xv) * wq;
+          mag += std::fabs(p);
+        }
+        const double got = y[static_cast<size_t>(i * c.n + j)];
+        // The rounded activations are the whole difference from the exact product: what is left
+        // is f32 accumulation (k products, pairs summed in f32) and the final bias add.
+        const double bound = static_cast<double>(c.k + 4) * std::exp2(-23.0) * mag +
+                             std::fabs(want) * std::exp2(-22.0) + 1e-30;
+        ASSERT_LE(std::fabs(got - want), bound)
+            << "m=" << c.m << " k=" << c.k << " n=" << c.n << " at " << i << "," << j;
+        worst_vs_f32 = std::max(worst_vs_f32, std::fabs(got - exact) / (mag + 1e-30));
+      }
+    // And it did round the activations (bf16 keeps 8 significant bits): far from f32 accuracy.
+    if (c.k >= 32) EXPECT_GT(worst_vs_f32, 1e-4) << "m=" << c.m << " k=" << c.k << " n=" << c.n;
+  }
+}
+
+// Small integers are exact in bf16 and their products' sums exact in f32, so the kernel must give
+// them bit for bit: catches a wrong pairing of k elements between packed weights and activations
+// or a lost odd tail, which random data would hide inside the rounding bound.
+TEST(Bf16Gemm, PairsLineUpExactly) {
+  if (!Avx512Table() || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
+  for (int64_t k : {2, 7, 32, 33, 63, 256, 300}) {
+    const int64_t m = 17, n = 35;
+    std::vector<uint16_t> w(static_cast<size_t>(n * k));
+    std::vector<float> x(static_cast<size_t>(m * k));
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t q = 0; q < k; ++q)
+        w[static_cast<size_t>(j * k + q)] =
+            F32ToBf16(static_cast<float>((j * 7 + q * 3) % 11) - 5.0f);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t q = 0; q < k; ++q)
+        x[static_cast<size_t>(i * k + q)] = static_cast<float>((i * 5 + q) % 13) - 6.0f;
+    std::vector<float> y(static_cast<size_t>(m * n));
+    cpu::GemmAvx512Bf16(x.data(), m, k, TensorView{DType::kBF16, {n, k}, w.data()}, nullptr,
+                        y.data());
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t want = 0;
+        for (int64_t q = 0; q < k; ++q) want += ((j * 7 + q * 3) % 11 - 5) * ((i * 5 + q) % 13 - 6);
+        ASSERT_EQ(y[static_cast<size_t>(i * n + j)], static_cast<float>(want))
+            << "k=" << k << " at " << i << "," << j;
+      }
+  }
+}
+
+TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
+  const KernelTable* avx512 = Avx512Table();
+  if (!avx512 || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
+  ASSERT_EQ(GetMatMulPrecision(), MatMulPrecision::kHigh) << "the default";
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t k = 320, n = 48;
+  for (DType dt : {DType::kBF16, DType::kF16, DType::kF32}) {
+    for (int64_t m : {int64_t{1}, cpu::kGemmMinRows - 1, cpu::kGemmMinRows, int64_t{100}}) {
+      std::vector<float> wf(static_cast<size_t>(n * k)), x(static_cast<size_t>(m * k));
+      for (float& v : wf) v = nd(rng);
+      for (float& v : x) v = nd(rng);
+      std::vector<uint16_t> wh(wf.size());
+      for (size_t i = 0; i < wf.size(); ++i)
+        wh[i] = dt == DType::kBF16 ? F32ToBf16(wf[i]) : F32ToF16(wf[i]);
+      const TensorView wv{
+          dt, {n, k}, dt == DType::kF32 ? static_cast<const void*>(wf.data()) : wh.data()};
+      auto run = [&](auto fn) {
+        std::vector<float> y(static_cast<size_t>(m * n));
+        fn(y.data());
+        return y;
+      };
+      const auto high = run([&](float* y) { avx512->matmul(x.data(), m, k, wv, nullptr, y); });
+      SetMatMulPrecision(MatMulPrecision::kMedium);
+      const auto medium = run([&](float* y) { avx512->matmul(x.data(), m, k, wv, nullptr, y); });
+      SetMatMulPrecision(MatMulPrecision::kHigh);
+      if (dt == DType::kBF16 && m >= cpu::kGemmMinRows) {
+        EXPECT_EQ(medium,
+                  run([&](float* y) { cpu::GemmAvx512Bf16(x.data(), m, k, wv, nullptr, y); }))
+            << "m=" << m;
+        EXPECT_EQ(high, run([&](float* y) { cpu::GemmAvx512(x.data(), m, k, wv, nullptr, y); }))
+            << "m=" << m;
+        EXPECT_NE(medium, high) << "m=" << m;
+      } else {
+        EXPECT_EQ(medium, high) << DTypeName(dt) << " m=" << m;
+      }
+    }
+  }
+  EXPECT_TRUE(MediumPrecisionChangesResults(*avx512));
+}
+
+}  // namespace
+}  // namespace dsvl2::kernels
