@@ -5,8 +5,9 @@
 // pass ~8 MiB); for each chunk
 //   - the threads first pack every x block of the chunk ([kc][kMr] per kMr rows and kKc of k),
 //     once, into the calling thread's buffer,
-//   - then split the output columns in panels of K::kNr; each thread, for its columns, walks
-//     blocks of kKc along k and kNcPanels panels along n, packs the weight block into panels
+//   - then split the output columns in panels of K::kNr (and, when there are fewer than 4 panels
+//     per thread, the rows too: attention's P V has n = head dim); each thread, for its columns,
+//     walks blocks of kKc along k and kNcPanels panels along n, packs the weight block into panels
 //     [kc][kNr] (bf16/f16 converted once per panel) and runs the micro-kernel for every kMr rows
 //     over the panels, which keeps kMr x kNr accumulators in registers (broadcast-x FMA).
 // The weight block (kKc x kNcPanels*kNr floats) lives in L2, the x block in use in L1. (Packing x
@@ -91,6 +92,7 @@ struct PackedGemm {
     if (xbuf.size() < xneed) xbuf.resize(xneed);
     float* const xp = xbuf.data();
     ThreadPool& pool = ThreadPool::Global();
+    const int64_t threads = pool.num_threads();
     for (int64_t rb0 = 0; rb0 < rblocks; rb0 += chunk_rb) {
       const int64_t nrb = std::min(rblocks - rb0, chunk_rb);
       // Every x block of the chunk packed once, for all column panels (not once per weight block).
@@ -103,27 +105,36 @@ struct PackedGemm {
                   xp + (ib * kblocks + kb) * xstride);
         }
       });
-      pool.ParallelFor(panels, 1, [&](int64_t pb, int64_t pe) {
+      // Work units: (row part, panel). With few panels (e.g. attention's P V, n = head dim) the
+      // rows are split too, so that every thread gets work of about equal size.
+      const int64_t rparts =
+          panels >= 4 * threads ? 1 : std::min(nrb, (4 * threads + panels - 1) / panels);
+      pool.ParallelFor(rparts * panels, 1, [&](int64_t u0, int64_t u1) {
         thread_local std::vector<float> wbuf;
         const size_t wneed = static_cast<size_t>(kKc * kNcPanels * K::kNr);
         if (wbuf.size() < wneed) wbuf.resize(wneed);
-        for (int64_t pc = pb; pc < pe; pc += kNcPanels) {
-          const int64_t pce = std::min(pe, pc + kNcPanels);
-          for (int64_t kb = 0; kb < kblocks; ++kb) {
-            const int64_t k0 = kb * kKc, kc = std::min(kKc, k - k0);
-            for (int64_t p = pc; p < pce; ++p) {
-              const int nvalid = static_cast<int>(std::min<int64_t>(K::kNr, n - p * K::kNr));
-              K::PackW(w, p * K::kNr, nvalid, k0, kc, wbuf.data() + (p - pc) * kc * K::kNr);
-            }
-            for (int64_t ib = 0; ib < nrb; ++ib) {
-              const int64_t i0 = (rb0 + ib) * K::kMr;
-              const int mr = static_cast<int>(std::min<int64_t>(K::kMr, m - i0));
-              const float* xblk = xp + (ib * kblocks + kb) * xstride;
+        for (int64_t u = u0; u < u1;) {
+          const int64_t rp = u / panels, pb = u % panels, pe = std::min(panels, pb + (u1 - u));
+          u += pe - pb;
+          const int64_t ib0 = nrb * rp / rparts, ib1 = nrb * (rp + 1) / rparts;
+          for (int64_t pc = pb; pc < pe; pc += kNcPanels) {
+            const int64_t pce = std::min(pe, pc + kNcPanels);
+            for (int64_t kb = 0; kb < kblocks; ++kb) {
+              const int64_t k0 = kb * kKc, kc = std::min(kKc, k - k0);
               for (int64_t p = pc; p < pce; ++p) {
-                const int64_t j0 = p * K::kNr;
-                const int nvalid = static_cast<int>(std::min<int64_t>(K::kNr, n - j0));
-                MicroN<K::kMr>(mr, xblk, wbuf.data() + (p - pc) * kc * K::kNr, kc, y + i0 * n + j0,
-                               n, nvalid, bias ? bias + j0 : nullptr, k0 == 0);
+                const int nvalid = static_cast<int>(std::min<int64_t>(K::kNr, n - p * K::kNr));
+                K::PackW(w, p * K::kNr, nvalid, k0, kc, wbuf.data() + (p - pc) * kc * K::kNr);
+              }
+              for (int64_t ib = ib0; ib < ib1; ++ib) {
+                const int64_t i0 = (rb0 + ib) * K::kMr;
+                const int mr = static_cast<int>(std::min<int64_t>(K::kMr, m - i0));
+                const float* xblk = xp + (ib * kblocks + kb) * xstride;
+                for (int64_t p = pc; p < pce; ++p) {
+                  const int64_t j0 = p * K::kNr;
+                  const int nvalid = static_cast<int>(std::min<int64_t>(K::kNr, n - j0));
+                  MicroN<K::kMr>(mr, xblk, wbuf.data() + (p - pc) * kc * K::kNr, kc,
+                                 y + i0 * n + j0, n, nvalid, bias ? bias + j0 : nullptr, k0 == 0);
+                }
               }
             }
           }
