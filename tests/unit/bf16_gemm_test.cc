@@ -2,7 +2,7 @@
 // double-precision product of the bf16-rounded activations and the bf16 weights, over sizes that
 // hit every edge of its packing: input rows not a multiple of the 14-row tile, output columns not
 // a multiple of 16 or 32, k odd (a zero-padded last pair), k % 32 != 0 (the scalar pack tail), k
-// spanning several 512-deep blocks and m spanning two ~8 MiB chunks of packed x. Then the AVX-512
+// spanning several 512-deep blocks and m spanning two ~16 MiB chunks of packed x. Then the AVX-512
 // table's routing: medium sends bf16 weights with >= kGemmMinRows rows here, high and every other
 // dtype / row count keep the f32 kernels. Skipped where the CPU has no AVX-512-BF16.
 #include <gtest/gtest.h>
@@ -34,7 +34,7 @@ TEST(Bf16Gemm, MatchesDoubleOfRoundedActivations) {
   std::uniform_real_distribution<float> expo(-6.0f, 6.0f);
   const Case cases[] = {{1, 2, 1},      {14, 32, 32},   {15, 33, 17},   {29, 31, 33},
                         {32, 64, 31},   {40, 257, 65},  {57, 300, 97},  {33, 1152, 40},
-                        {70, 513, 257}, {28, 4304, 45}, {500, 4304, 20}};  // two chunks of packed x
+                        {70, 513, 257}, {28, 4304, 45}, {600, 16000, 8}};  // two chunks of packed x
   for (const Case& c : cases) {
     std::vector<uint16_t> w(static_cast<size_t>(c.n * c.k));
     for (auto& v : w) v = F32ToBf16(nd(rng));

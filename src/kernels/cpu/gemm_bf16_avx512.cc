@@ -34,6 +34,7 @@ struct Bf16Kernel {
   static constexpr int kNr = 32;
   // Blocks of 512 k = 256 pairs: the f32 kernel's bytes per packed block (weights in L2, x in L1).
   static constexpr int64_t kKc = 512;
+  static constexpr int64_t kXBlockFloats = kKc / 2 * kMr;  // 32-bit pairs
 
   // out (as [ceil(kc/2)][kNr] pairs) = w[j0 + c, k0 + 2q .. k0 + 2q + 1], zero past nvalid / kc.
   static void PackW(const TensorView& w, int64_t j0, int nvalid, int64_t k0, int64_t kc,

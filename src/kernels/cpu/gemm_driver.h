@@ -2,7 +2,7 @@
 // by the SIMD GEMMs, instantiated in each ISA's translation unit with that unit's micro-kernel.
 //
 // y[m, n] = x[m, k] · w[n, k]^T + bias. Rows go in chunks (all of them unless the packed x would
-// pass ~8 MiB); for each chunk
+// pass ~16 MiB); for each chunk
 //   - the threads first pack every x block of the chunk ([kc][kMr] per kMr rows and kKc of k),
 //     once, into the calling thread's buffer,
 //   - then split the output columns in panels of K::kNr (and, when there are fewer than 4 panels
@@ -31,7 +31,9 @@ namespace dsvl2::kernels::cpu {
 //                     float* out);
 //       out[p * kNr + c] = w[j0 + c, k0 + p] for c < nvalid, 0 for nvalid <= c < kNr.
 //   optionally static void PackX(x, k, i0, mr, k0, kc, out): as PackedGemm::PackX below, and
-//       static constexpr int kXSlack: floats it may write past kc * kMr.
+//       static constexpr int kXSlack: floats it may write past kc * kMr, and
+//       static constexpr int64_t kXBlockFloats: floats a packed x block of kKc takes (default
+//       kKc * kMr; a kernel packing two k per element takes half).
 //   template <int MR> static void Micro(const float* xp, const float* wp, int64_t kc, float* y,
 //       int64_t ldy, int nvalid, const float* bias /*null: accumulate into y*/, bool first);
 //       first: y = acc (+ bias if given); otherwise y += acc. Rows [0, MR), columns [0, nvalid).
@@ -63,6 +65,11 @@ struct PackedGemm {
     if constexpr (requires { K::kXSlack; }) return K::kXSlack;
     return 0;
   }
+  // Floats of one packed x block (kMr rows x kKc), slack included.
+  static constexpr int64_t XBlockFloats() {
+    if constexpr (requires { K::kXBlockFloats; }) return K::kXBlockFloats + XSlack();
+    return kKc * K::kMr + XSlack();
+  }
 
   template <int MR>
   static void MicroN(int mr, const float* xp, const float* wp, int64_t kc, float* y, int64_t ldy,
@@ -73,16 +80,17 @@ struct PackedGemm {
     K::template Micro<MR>(xp, wp, kc, y, ldy, nvalid, bias, first);
   }
 
-  // Packed x of a row chunk is kept for the whole chunk: at most ~8 MiB, and at least 256 rows (so
-  // each weight block, packed once per chunk, serves at least as many rows as it has columns).
-  static constexpr int64_t kMaxPackedXFloats = (int64_t{8} << 20) / 4;
+  // Packed x of a row chunk is kept for the whole chunk: at most ~16 MiB, and at least 256 rows
+  // (so each weight block, packed once per chunk, serves at least as many rows as it has
+  // columns). The chunk is re-read from L2/L3 once per weight block, sequentially.
+  static constexpr int64_t kMaxPackedXFloats = (int64_t{16} << 20) / 4;
 
   static void Run(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                   float* y) {
     const int64_t n = w.dim(0);
     const int64_t panels = (n + K::kNr - 1) / K::kNr;
     const int64_t kblocks = (k + kKc - 1) / kKc, rblocks = (m + K::kMr - 1) / K::kMr;
-    const int64_t xstride = kKc * K::kMr + XSlack();  // floats per packed (row block, k block)
+    const int64_t xstride = XBlockFloats();  // floats per packed (row block, k block)
     const int64_t chunk_rb =
         std::max<int64_t>((256 + K::kMr - 1) / K::kMr, kMaxPackedXFloats / (kblocks * xstride));
     // The caller's buffer, named through a pointer: the pool's threads have their own
