@@ -123,6 +123,14 @@ bool MediumPrecisionChangesResults(const KernelTable& t) {
   return t.isa == Isa::kAmx || (t.isa == Isa::kAvx512 && cpu::Avx512Bf16Usable());
 }
 
+int64_t GemmMinRows(const KernelTable& t, DType w) {
+  // bf16 at medium on AVX-512-BF16: the few-row vdpbf16ps kernel from kBf16SmallMinRows on.
+  if (t.isa == Isa::kAvx512 && w == DType::kBF16 && GetMatMulPrecision() == MatMulPrecision::kMedium &&
+      cpu::Avx512Bf16Usable())
+    return cpu::kBf16SmallMinRows;
+  return cpu::kGemmMinRows;
+}
+
 void SetActive(Isa isa) {
   const KernelTable* t = TableFor(isa);
   DSVL2_CHECK_MSG(t && Supported(isa), std::string("ISA not available: ") + IsaName(isa));

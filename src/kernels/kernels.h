@@ -134,6 +134,9 @@ const char* MatMulPrecisionName(MatMulPrecision p);  // "high" | "medium"
 bool ParseMatMulPrecision(const std::string& s, MatMulPrecision* p);
 // Whether kMedium computes anything differently from kHigh with table t on this CPU.
 bool MediumPrecisionChangesResults(const KernelTable& t);
+// From how many input rows on t.matmul with weights of dtype w is a GEMM (compute bound) rather
+// than a weight-streaming product: callers with a fused few-row alternative (SwiGlu) switch there.
+int64_t GemmMinRows(const KernelTable& t, DType w);
 
 // The table for the best ISA this CPU supports (or DSVL2_ISA=ref|generic|avx2|avx512|amx if set).
 const KernelTable& Active();

@@ -15,8 +15,8 @@
 //         greedy agrees on every step with official margin >= 0.05 * max|ref| (until a flip)
 //   q4_0: max|diff| <= 1.0, mean|diff| <= 0.14 (x max|ref|), top-1 >= 45%
 // bf16 weights as stored with bf16 activations (MatMulPrecision::kMedium, on the AMX table and on
-// AVX-512-BF16 CPUs: PyTorch's bf16 autocast numerics in products of >= 16 (AMX) / 32 rows; worst measured 0.214 / 0.0157,
-// top-1 66/77, on the routing-sensitive base-mla-sigmoid):
+// AVX-512-BF16 CPUs: PyTorch's bf16 autocast numerics in products of >= 16 rows; worst measured
+// 0.230 / 0.0178, top-1 65/77, on the routing-sensitive base-mla-sigmoid):
 //   bf16-acts: max|diff| <= 0.33, mean|diff| <= 0.024 (x max|ref|), top-1 >= 80%, greedy as q8_0
 // A loaded f32 copy of a checkpoint quantizes to exactly the same bytes as the bf16 original.
 #include <gtest/gtest.h>

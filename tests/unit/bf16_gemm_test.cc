@@ -1,10 +1,12 @@
-// The AVX-512-BF16 GEMM (cpu/gemm_bf16_avx512.cc, MatMulPrecision::kMedium without AMX) against a
-// double-precision product of the bf16-rounded activations and the bf16 weights, over sizes that
-// hit every edge of its packing: input rows not a multiple of the 14-row tile, output columns not
-// a multiple of 16 or 32, k odd (a zero-padded last pair), k % 32 != 0 (the scalar pack tail), k
-// spanning several 512-deep blocks and m spanning two ~16 MiB chunks of packed x. Then the AVX-512
-// table's routing: medium sends bf16 weights with >= kGemmMinRows rows here, high and every other
-// dtype / row count keep the f32 kernels. Skipped where the CPU has no AVX-512-BF16.
+// The AVX-512-BF16 GEMMs for MatMulPrecision::kMedium without AMX (cpu/gemm_bf16_avx512.cc, packed;
+// cpu/gemm_bf16_small_avx512.cc, few rows, weights read in place) against a double-precision
+// product of the bf16-rounded activations and the bf16 weights, over sizes that hit every edge:
+// input rows not a multiple of the 14-row (packed) or 16 / 32-row (few-row) tiles, output columns
+// not a multiple of 14, 16 or 32, k odd (a zero-padded last pair / an f32 last element), k % 32 !=
+// 0 (the scalar pack tails), k spanning several 512-deep blocks and m spanning two ~16 MiB chunks
+// of packed x. Then the AVX-512 table's routing: medium sends bf16 weights with 16..128 rows to
+// the few-row kernel and more to the packed one; high and every other dtype / row count keep the
+// f32 kernels. Skipped where the CPU has no AVX-512-BF16.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,6 +22,15 @@ namespace {
 struct Case {
   int64_t m, k, n;
 };
+
+using GemmFn = void (*)(const float*, int64_t, int64_t, const TensorView&, const float*, float*);
+struct Kernel {
+  const char* name;
+  GemmFn fn;
+  int64_t max_rows;  // the rows it is used for (and tested with here)
+};
+const Kernel kKernels[] = {{"packed", &cpu::GemmAvx512Bf16, int64_t{1} << 40},
+                           {"few-row", &cpu::GemmAvx512Bf16Small, cpu::kBf16SmallMaxRows}};
 
 const KernelTable* Avx512Table() {
   for (const KernelTable* t : AllSupported())
@@ -42,34 +53,38 @@ TEST(Bf16Gemm, MatchesDoubleOfRoundedActivations) {
     for (float& v : x) v = nd(rng) * std::exp2(expo(rng));
     for (float& v : bias) v = nd(rng);
     const TensorView wv{DType::kBF16, {c.n, c.k}, w.data()};
-    // One guard row past m: nothing may be written there.
-    std::vector<float> y(static_cast<size_t>((c.m + 1) * c.n), NAN);
-    cpu::GemmAvx512Bf16(x.data(), c.m, c.k, wv, bias.data(), y.data());
-    for (int64_t j = 0; j < c.n; ++j)
-      ASSERT_TRUE(std::isnan(y[static_cast<size_t>(c.m * c.n + j)])) << "wrote past m";
-    double worst_vs_f32 = 0;
-    for (int64_t i = 0; i < c.m; ++i)
-      for (int64_t j = 0; j < c.n; ++j) {
-        double want = bias[static_cast<size_t>(j)], exact = want, mag = 0;
-        for (int64_t q = 0; q < c.k; ++q) {
-          const float xv = x[static_cast<size_t>(i * c.k + q)];
-          const double wq = Bf16ToF32(w[static_cast<size_t>(j * c.k + q)]);
-          const double p = static_cast<double>(Bf16ToF32(F32ToBf16(xv))) * wq;
-          want += p;
-          exact += static_cast<double>(xv) * wq;
-          mag += std::fabs(p);
+    for (const Kernel& kn : kKernels) {
+      if (c.m > kn.max_rows) continue;
+      // One guard row past m: nothing may be written there.
+      std::vector<float> y(static_cast<size_t>((c.m + 1) * c.n), NAN);
+      kn.fn(x.data(), c.m, c.k, wv, bias.data(), y.data());
+      for (int64_t j = 0; j < c.n; ++j)
+        ASSERT_TRUE(std::isnan(y[static_cast<size_t>(c.m * c.n + j)]))
+            << kn.name << " wrote past m";
+      double worst_vs_f32 = 0;
+      for (int64_t i = 0; i < c.m; ++i)
+        for (int64_t j = 0; j < c.n; ++j) {
+          double want = bias[static_cast<size_t>(j)], exact = want, mag = 0;
+          for (int64_t q = 0; q < c.k; ++q) {
+            const float xv = x[static_cast<size_t>(i * c.k + q)];
+            const double wq = Bf16ToF32(w[static_cast<size_t>(j * c.k + q)]);
+            const double p = static_cast<double>(Bf16ToF32(F32ToBf16(xv))) * wq;
+            want += p;
+            exact += static_cast<double>(xv) * wq;
+            mag += std::fabs(p);
+          }
+          const double got = y[static_cast<size_t>(i * c.n + j)];
+          // The rounded activations are the whole difference from the exact product: what is left
+          // is f32 accumulation (k products, pairs summed in f32) and the final bias add.
+          const double bound = static_cast<double>(c.k + 4) * std::exp2(-23.0) * mag +
+                               std::fabs(want) * std::exp2(-22.0) + 1e-30;
+          ASSERT_LE(std::fabs(got - want), bound)
+              << kn.name << " m=" << c.m << " k=" << c.k << " n=" << c.n << " at " << i << "," << j;
+          worst_vs_f32 = std::max(worst_vs_f32, std::fabs(got - exact) / (mag + 1e-30));
         }
-        const double got = y[static_cast<size_t>(i * c.n + j)];
-        // The rounded activations are the whole difference from the exact product: what is left
-        // is f32 accumulation (k products, pairs summed in f32) and the final bias add.
-        const double bound = static_cast<double>(c.k + 4) * std::exp2(-23.0) * mag +
-                             std::fabs(want) * std::exp2(-22.0) + 1e-30;
-        ASSERT_LE(std::fabs(got - want), bound)
-            << "m=" << c.m << " k=" << c.k << " n=" << c.n << " at " << i << "," << j;
-        worst_vs_f32 = std::max(worst_vs_f32, std::fabs(got - exact) / (mag + 1e-30));
-      }
-    // And it did round the activations (bf16 keeps 8 significant bits): far from f32 accuracy.
-    if (c.k >= 32) EXPECT_GT(worst_vs_f32, 1e-4) << "m=" << c.m << " k=" << c.k << " n=" << c.n;
+      // And it did round the activations (bf16 keeps 8 significant bits): far from f32 accuracy.
+      if (c.k >= 32) EXPECT_GT(worst_vs_f32, 1e-4) << kn.name << " m=" << c.m << " k=" << c.k;
+    }
   }
 }
 
@@ -89,16 +104,18 @@ TEST(Bf16Gemm, PairsLineUpExactly) {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t q = 0; q < k; ++q)
         x[static_cast<size_t>(i * k + q)] = static_cast<float>((i * 5 + q) % 13) - 6.0f;
-    std::vector<float> y(static_cast<size_t>(m * n));
-    cpu::GemmAvx512Bf16(x.data(), m, k, TensorView{DType::kBF16, {n, k}, w.data()}, nullptr,
-                        y.data());
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        int64_t want = 0;
-        for (int64_t q = 0; q < k; ++q) want += ((j * 7 + q * 3) % 11 - 5) * ((i * 5 + q) % 13 - 6);
-        ASSERT_EQ(y[static_cast<size_t>(i * n + j)], static_cast<float>(want))
-            << "k=" << k << " at " << i << "," << j;
-      }
+    for (const Kernel& kn : kKernels) {
+      std::vector<float> y(static_cast<size_t>(m * n));
+      kn.fn(x.data(), m, k, TensorView{DType::kBF16, {n, k}, w.data()}, nullptr, y.data());
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          int64_t want = 0;
+          for (int64_t q = 0; q < k; ++q)
+            want += ((j * 7 + q * 3) % 11 - 5) * ((i * 5 + q) % 13 - 6);
+          ASSERT_EQ(y[static_cast<size_t>(i * n + j)], static_cast<float>(want))
+              << kn.name << " k=" << k << " at " << i << "," << j;
+        }
+    }
   }
 }
 
@@ -110,7 +127,9 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const int64_t k = 320, n = 48;
   for (DType dt : {DType::kBF16, DType::kF16, DType::kF32}) {
-    for (int64_t m : {int64_t{1}, cpu::kGemmMinRows - 1, cpu::kGemmMinRows, int64_t{100}}) {
+    for (int64_t m :
+         {int64_t{1}, cpu::kBf16SmallMinRows - 1, cpu::kBf16SmallMinRows, cpu::kGemmMinRows,
+          cpu::kBf16SmallMaxRows, cpu::kBf16SmallMaxRows + 1, int64_t{300}}) {
       std::vector<float> wf(static_cast<size_t>(n * k)), x(static_cast<size_t>(m * k));
       for (float& v : wf) v = nd(rng);
       for (float& v : x) v = nd(rng);
@@ -128,12 +147,14 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
       SetMatMulPrecision(MatMulPrecision::kMedium);
       const auto medium = run([&](float* y) { avx512->matmul(x.data(), m, k, wv, nullptr, y); });
       SetMatMulPrecision(MatMulPrecision::kHigh);
-      if (dt == DType::kBF16 && m >= cpu::kGemmMinRows) {
-        EXPECT_EQ(medium,
-                  run([&](float* y) { cpu::GemmAvx512Bf16(x.data(), m, k, wv, nullptr, y); }))
+      if (dt == DType::kBF16 && m >= cpu::kBf16SmallMinRows) {
+        const GemmFn want =
+            m <= cpu::kBf16SmallMaxRows ? &cpu::GemmAvx512Bf16Small : &cpu::GemmAvx512Bf16;
+        EXPECT_EQ(medium, run([&](float* y) { want(x.data(), m, k, wv, nullptr, y); }))
             << "m=" << m;
-        EXPECT_EQ(high, run([&](float* y) { cpu::GemmAvx512(x.data(), m, k, wv, nullptr, y); }))
-            << "m=" << m;
+        if (m >= cpu::kGemmMinRows)
+          EXPECT_EQ(high, run([&](float* y) { cpu::GemmAvx512(x.data(), m, k, wv, nullptr, y); }))
+              << "m=" << m;
         EXPECT_NE(medium, high) << "m=" << m;
       } else {
         EXPECT_EQ(medium, high) << DTypeName(dt) << " m=" << m;

@@ -50,6 +50,12 @@ void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const
 // MatMulPrecision::kMedium where the CPU has it.
 bool Avx512Bf16Usable();
 void GemmAvx512Bf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias, float* y);
+// Its few-row form (cpu/gemm_bf16_small_avx512.cc: weights read in place, not packed), which
+// MatMulAvx512 takes at kMedium for kBf16SmallMinRows..kBf16SmallMaxRows rows.
+constexpr int64_t kBf16SmallMinRows = 16;
+constexpr int64_t kBf16SmallMaxRows = 128;
+void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                         float* y);
 
 // AMX (cpu/gemm_amx.cc). From kAmxMinRows input rows on, bf16 weights go through the tile GEMM with
 // each activation split into kAmxBf16Terms bf16 parts (3: the accuracy of the f32 GEMM, see the

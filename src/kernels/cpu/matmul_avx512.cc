@@ -113,11 +113,12 @@ void Run(const float* x, int64_t m, int64_t k, const TensorView& wv, const float
 
 void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                   float* y) {
-  if (m >= kGemmMinRows && IsFloatDType(w.dtype)) {
-    if (w.dtype == DType::kBF16 && GetMatMulPrecision() == MatMulPrecision::kMedium && Avx512Bf16Usable())
-      return GemmAvx512Bf16(x, m, k, w, bias, y);
-    return GemmAvx512(x, m, k, w, bias, y);
+  if (w.dtype == DType::kBF16 && m >= kBf16SmallMinRows && GetMatMulPrecision() == MatMulPrecision::kMedium &&
+      Avx512Bf16Usable()) {
+    if (m <= kBf16SmallMaxRows) return GemmAvx512Bf16Small(x, m, k, w, bias, y);
+    if (m >= kGemmMinRows) return GemmAvx512Bf16(x, m, k, w, bias, y);
   }
+  if (m >= kGemmMinRows && IsFloatDType(w.dtype)) return GemmAvx512(x, m, k, w, bias, y);
   switch (w.dtype) {
     case DType::kF32:
       return Run<DType::kF32>(x, m, k, w, bias, y);
