@@ -1,0 +1,22 @@
+#!/bin/bash
+# The benchmarks of this directory, in the order they ran (models from `dsvl2 synth --preset
+# vl2-tiny [--dtype q8]` in /work/models).
+set -e
+B=${B:-./build/tools/dsvl2}
+O=docs/benchmarks/2026-12-02b
+for r in 1 2; do
+  for p in high medium; do
+    $B bench --model /work/models/vl2-tiny --matmul-precision $p --vision-tiles 2 --images '' \
+      --prompt-lengths 128,512 --batches 1 --decode-steps 4 --format json > $O/vl2-tiny-vision-$p.r$r.json
+  done
+done
+for r in 1 2; do
+  $B bench --model /work/models/vl2-tiny-q8 --vision-tiles 0 --images '' --prompt-lengths 128 \
+    --batches 1,16,1,16 --decode-steps 48 --format json > $O/q8-b1-b16.r$r.json
+  DSVL2_ISA=avx2 $B bench --model /work/models/vl2-tiny-q8 --vision-tiles 0 --images '' --prompt-lengths 128 \
+    --batches 1,16,1,16 --decode-steps 48 --format json > $O/q8-b1-b16-avx2.r$r.json
+done
+for p in high medium; do
+  $B bench --model /work/models/vl2-tiny-q8 --matmul-precision $p --vision-tiles 1 --prompt-lengths 128 \
+    --batches 1 --decode-steps 4 --format json > $O/vl2-tiny-q8-ttft-$p.json
+done
