@@ -20,3 +20,8 @@ for p in high medium; do
   $B bench --model /work/models/vl2-tiny-q8 --matmul-precision $p --vision-tiles 1 --prompt-lengths 128 \
     --batches 1 --decode-steps 4 --format json > $O/vl2-tiny-q8-ttft-$p.json
 done
+# vl2-tiny-decode.r{1,2}.json (binary 4808954: peaks in two passes)
+for r in 1 2; do
+  $B bench --model /work/models/vl2-tiny --vision-tiles 0 --images '' --prompt-lengths 16 \
+    --batches 1,1 --decode-steps 32 --format json > $O/vl2-tiny-decode.r$r.json
+done
