@@ -5,6 +5,7 @@
 
 #include "base/half.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/gemm_avx512_parts.h"
 #include "kernels/cpu/gemm_driver.h"
 #include "kernels/cpu/transpose_avx512.h"
 
@@ -99,23 +100,7 @@ struct Avx512Kernel {
         c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
       }
     }
-    const __mmask16 m0 = nvalid >= 16 ? 0xffff : static_cast<__mmask16>((1u << nvalid) - 1);
-    const __mmask16 m1 =
-        nvalid >= 32 ? 0xffff : nvalid <= 16 ? 0 : static_cast<__mmask16>((1u << (nvalid - 16)) - 1);
-    __m512 add0 = _mm512_setzero_ps(), add1 = _mm512_setzero_ps();
-    if (first && bias) {
-      add0 = _mm512_maskz_loadu_ps(m0, bias);
-      add1 = _mm512_maskz_loadu_ps(m1, bias + 16);
-    }
-    for (int r = 0; r < MR; ++r) {
-      float* yr = y + r * ldy;
-      if (!first) {
-        add0 = _mm512_maskz_loadu_ps(m0, yr);
-        add1 = _mm512_maskz_loadu_ps(m1, yr + 16);
-      }
-      _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(c0[r], add0));
-      _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(c1[r], add1));
-    }
+    StoreTile32<MR>(c0, c1, y, ldy, nvalid, bias, first);
   }
 };
 

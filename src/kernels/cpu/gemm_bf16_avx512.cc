@@ -14,20 +14,14 @@
 // An odd kc pads the last pair with a zero in both operands.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "base/half.h"
 #include "base/logging.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/gemm_avx512_parts.h"
 #include "kernels/cpu/gemm_driver.h"
-#include "kernels/cpu/transpose_avx512.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
-
-inline uint32_t PairBits(uint16_t lo, uint16_t hi) {
-  return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
-}
 
 struct Bf16Kernel {
   static constexpr int kMr = 14;
@@ -83,16 +77,7 @@ struct Bf16Kernel {
     int64_t q = 0;
     for (; 2 * q + 32 <= kc; q += 16) {
       __m512 r[16];
-      for (int i = 0; i < 16; ++i) {
-        if (i < mr) {
-          const float* src = x + (i0 + i) * k + k0 + 2 * q;
-          const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 16), _mm512_loadu_ps(src));
-          r[i] = _mm512_castsi512_ps(reinterpret_cast<__m512i>(b));  // 16 pairs, in k order
-        } else {
-          r[i] = _mm512_setzero_ps();
-        }
-      }
-      Transpose16(r);
+      Bf16PairsTransposed(x + i0 * k + k0 + 2 * q, k, mr, r);
       for (int p = 0; p < 16; ++p)
         _mm512_mask_storeu_ps(reinterpret_cast<float*>(out + (q + p) * kMr), kRowMask, r[p]);
     }
@@ -101,8 +86,7 @@ struct Bf16Kernel {
         uint32_t v = 0;
         if (i < mr) {
           const float* row = x + (i0 + i) * k + k0;
-          v = PairBits(F32ToBf16(row[2 * q]),
-                       2 * q + 1 < kc ? F32ToBf16(row[2 * q + 1]) : uint16_t{0});
+          v = Bf16Pair(row[2 * q], 2 * q + 1 < kc ? row[2 * q + 1] : 0.0f);
         }
         out[q * kMr + i] = v;
       }
@@ -126,24 +110,7 @@ struct Bf16Kernel {
         c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
       }
     }
-    const __mmask16 m0 = nvalid >= 16 ? 0xffff : static_cast<__mmask16>((1u << nvalid) - 1);
-    const __mmask16 m1 = nvalid >= 32   ? 0xffff
-                         : nvalid <= 16 ? 0
-                                        : static_cast<__mmask16>((1u << (nvalid - 16)) - 1);
-    __m512 add0 = _mm512_setzero_ps(), add1 = _mm512_setzero_ps();
-    if (first && bias) {
-      add0 = _mm512_maskz_loadu_ps(m0, bias);
-      add1 = _mm512_maskz_loadu_ps(m1, bias + 16);
-    }
-    for (int r = 0; r < MR; ++r) {
-      float* yr = y + r * ldy;
-      if (!first) {
-        add0 = _mm512_maskz_loadu_ps(m0, yr);
-        add1 = _mm512_maskz_loadu_ps(m1, yr + 16);
-      }
-      _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(c0[r], add0));
-      _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(c1[r], add1));
-    }
+    StoreTile32<MR>(c0, c1, y, ldy, nvalid, bias, first);
   }
 };
 

@@ -23,7 +23,7 @@
 #include "base/logging.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
-#include "kernels/cpu/transpose_avx512.h"
+#include "kernels/cpu/gemm_avx512_parts.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
@@ -46,16 +46,7 @@ void PackTile(const float* x, int64_t m, int64_t k, int64_t t, int64_t pairs, ui
     int64_t q = 0;
     for (; q + 16 <= pairs; q += 16) {
       __m512 r[16];
-      for (int i = 0; i < 16; ++i) {
-        if (i < rows) {
-          const float* src = x + (r0 + i) * k + 2 * q;
-          const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 16), _mm512_loadu_ps(src));
-          r[i] = _mm512_castsi512_ps(reinterpret_cast<__m512i>(b));
-        } else {
-          r[i] = _mm512_setzero_ps();
-        }
-      }
-      Transpose16(r);
+      Bf16PairsTransposed(x + r0 * k + 2 * q, k, rows, r);
       for (int p = 0; p < 16; ++p)
         _mm512_storeu_ps(reinterpret_cast<float*>(out + (q + p) * kTileRows + half * 16), r[p]);
     }
@@ -64,8 +55,7 @@ void PackTile(const float* x, int64_t m, int64_t k, int64_t t, int64_t pairs, ui
         uint32_t v = 0;
         if (i < rows) {
           const float* row = x + (r0 + i) * k;
-          v = static_cast<uint32_t>(F32ToBf16(row[2 * q])) |
-              (static_cast<uint32_t>(F32ToBf16(row[2 * q + 1])) << 16);
+          v = Bf16Pair(row[2 * q], row[2 * q + 1]);
         }
         out[q * kTileRows + half * 16 + i] = v;
       }
