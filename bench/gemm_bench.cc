@@ -302,7 +302,8 @@ int main(int argc, char** argv) {
       {"prefill q (m=128)", 128, 1280, 1280}, {"prefill q (m=512)", 512, 1280, 1280},
       {"prefill q (m=1024)", 1024, 1280, 1280}, {"prefill dense up (m=512)", 512, 1280, 6848},
       {"prefill dense down (m=512)", 512, 6848, 1280}, {"prefill shared up (m=128)", 128, 1280, 1792},
-      {"expert up (m=16)", 16, 1280, 896},   {"expert up (m=64)", 64, 1280, 896},
+      {"expert up (m=4)", 4, 1280, 896},     {"expert up (m=8)", 8, 1280, 896},
+      {"expert up (m=12)", 12, 1280, 896},   {"expert up (m=16)", 16, 1280, 896},   {"expert up (m=64)", 64, 1280, 896},
       // The shapes of one SigLIP attention head (f32 operands in the model; bf16 here).
       {"siglip attn q.k^T (head)", 729, 72, 729}, {"siglip attn p.v (head)", 729, 729, 72},
   };

@@ -1,14 +1,17 @@
 // The AVX-512-BF16 GEMMs for MatMulPrecision::kMedium without AMX (cpu/gemm_bf16_avx512.cc, packed;
-// cpu/gemm_bf16_small_avx512.cc, few rows, weights read in place) against a double-precision
-// product of the bf16-rounded activations and the bf16 weights, over sizes that hit every edge:
-// input rows not a multiple of the 14-row (packed) or 16 / 32-row (few-row) tiles, output columns
-// not a multiple of 14, 16 or 32, k odd (a zero-padded last pair / an f32 last element), k % 32 !=
-// 0 (the scalar pack tails), k spanning several 512-deep blocks and m spanning two ~16 MiB chunks
-// of packed x. Then the AVX-512 table's routing: medium sends bf16 weights with 16..128 rows to
-// the few-row kernel and more to the packed one; high and every other dtype / row count keep the
-// f32 kernels. Skipped where the CPU has no AVX-512-BF16.
+// cpu/gemm_bf16_small_avx512.cc, few rows, weights read in place; cpu/matmul_bf16_rows_avx512.cc,
+// 2..15 rows as dot products along k) against a double-precision product of the bf16-rounded
+// activations and the bf16 weights, over sizes that hit every edge: input rows not a multiple of
+// the 14-row (packed), 16 / 32-row (few-row) or 3-row (dot-rows) tiles, output columns not a
+// multiple of 8, 14, 16 or 32, k odd (a zero-padded last pair / an f32 last element / a masked
+// tail), k % 32 != 0 (the scalar pack tails), k spanning several 512-deep blocks and m spanning two
+// ~16 MiB chunks of packed x. Then the AVX-512 table's routing: medium sends bf16 weights with
+// 2..15 rows to the dot-rows kernel, 16..128 to the few-row kernel and more to the packed one (and
+// the column-range / SwiGLU forms to the dot-rows kernel from 2 rows); high and every other dtype
+// or 1 row keep the f32 kernels. Skipped where the CPU has no AVX-512-BF16.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -30,7 +33,8 @@ struct Kernel {
   int64_t max_rows;  // the rows it is used for (and tested with here)
 };
 const Kernel kKernels[] = {{"packed", &cpu::GemmAvx512Bf16, int64_t{1} << 40},
-                           {"few-row", &cpu::GemmAvx512Bf16Small, cpu::kBf16SmallMaxRows}};
+                           {"few-row", &cpu::GemmAvx512Bf16Small, cpu::kBf16SmallMaxRows},
+                           {"dot-rows", &cpu::MatMulBf16RowsAvx512, cpu::kBf16SmallMinRows - 1}};
 
 const KernelTable* Avx512Table() {
   for (const KernelTable* t : AllSupported())
@@ -43,7 +47,9 @@ TEST(Bf16Gemm, MatchesDoubleOfRoundedActivations) {
   std::mt19937 rng(13);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::uniform_real_distribution<float> expo(-6.0f, 6.0f);
-  const Case cases[] = {{1, 2, 1},      {14, 32, 32},   {15, 33, 17},   {29, 31, 33},
+  const Case cases[] = {{1, 2, 1},      {2, 31, 9},     {3, 1280, 19},  {5, 97, 8},
+                        {7, 4304, 13},  {11, 63, 40},   {13, 1, 3},     {14, 32, 32},
+                        {15, 33, 17},   {29, 31, 33},
                         {32, 64, 31},   {40, 257, 65},  {57, 300, 97},  {33, 1152, 40},
                         {70, 513, 257}, {28, 4304, 45}, {600, 16000, 8}};  // two chunks of packed x
   for (const Case& c : cases) {
@@ -94,7 +100,7 @@ TEST(Bf16Gemm, MatchesDoubleOfRoundedActivations) {
 TEST(Bf16Gemm, PairsLineUpExactly) {
   if (!Avx512Table() || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
   for (int64_t k : {2, 7, 32, 33, 63, 256, 300}) {
-    const int64_t m = 17, n = 35;
+    const int64_t m = 17, n = 35;  // (the dot-rows kernel takes the first 15 rows)
     std::vector<uint16_t> w(static_cast<size_t>(n * k));
     std::vector<float> x(static_cast<size_t>(m * k));
     for (int64_t j = 0; j < n; ++j)
@@ -105,9 +111,10 @@ TEST(Bf16Gemm, PairsLineUpExactly) {
       for (int64_t q = 0; q < k; ++q)
         x[static_cast<size_t>(i * k + q)] = static_cast<float>((i * 5 + q) % 13) - 6.0f;
     for (const Kernel& kn : kKernels) {
-      std::vector<float> y(static_cast<size_t>(m * n));
-      kn.fn(x.data(), m, k, TensorView{DType::kBF16, {n, k}, w.data()}, nullptr, y.data());
-      for (int64_t i = 0; i < m; ++i)
+      const int64_t mk = std::min(m, kn.max_rows);
+      std::vector<float> y(static_cast<size_t>(mk * n));
+      kn.fn(x.data(), mk, k, TensorView{DType::kBF16, {n, k}, w.data()}, nullptr, y.data());
+      for (int64_t i = 0; i < mk; ++i)
         for (int64_t j = 0; j < n; ++j) {
           int64_t want = 0;
           for (int64_t q = 0; q < k; ++q)
@@ -119,6 +126,43 @@ TEST(Bf16Gemm, PairsLineUpExactly) {
   }
 }
 
+// The dot-rows kernel's column-range and SwiGLU forms (the pieces MoeLayer::RunBatched hands out)
+// against its whole product, which the tests above hold to the double product: each output is
+// one fixed sum whatever the tile shape, so they agree bit for bit, and nothing outside the
+// column range is written.
+TEST(Bf16Gemm, DotRowsColumnsAndSwiGluMatchTheProduct) {
+  if (!Avx512Table() || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t n = 37;
+  for (int64_t k : {33, 1280})
+    for (int64_t m : {2, 3, 5, 15, 16, 40}) {
+      std::vector<uint16_t> wg(static_cast<size_t>(n * k)), wu(wg.size());
+      for (auto& v : wg) v = F32ToBf16(nd(rng));
+      for (auto& v : wu) v = F32ToBf16(nd(rng));
+      std::vector<float> x(static_cast<size_t>(m * k));
+      for (float& v : x) v = nd(rng);
+      const TensorView g{DType::kBF16, {n, k}, wg.data()}, u{DType::kBF16, {n, k}, wu.data()};
+      std::vector<float> yg(static_cast<size_t>(m * n)), yu(yg.size());
+      cpu::MatMulBf16RowsAvx512(x.data(), m, k, g, nullptr, yg.data());
+      cpu::MatMulBf16RowsAvx512(x.data(), m, k, u, nullptr, yu.data());
+      const int64_t j0 = 3, j1 = 30;
+      std::vector<float> cols(yg.size(), NAN), swi(yg.size(), NAN);
+      cpu::MatMulColsBf16RowsAvx512(x.data(), m, k, g, j0, j1, cols.data());
+      cpu::SwiGluColsBf16RowsAvx512(x.data(), m, k, g, u, j0, j1, swi.data());
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          const size_t at = static_cast<size_t>(i * n + j);
+          if (j < j0 || j >= j1) {
+            ASSERT_TRUE(std::isnan(cols[at]) && std::isnan(swi[at])) << "wrote column " << j;
+            continue;
+          }
+          ASSERT_EQ(cols[at], yg[at]) << "m=" << m << " k=" << k << " at " << i << "," << j;
+          ASSERT_EQ(swi[at], cpu::SiluTimes(yg[at], yu[at])) << "m=" << m << " k=" << k << " at " << i << "," << j;
+        }
+    }
+}
+
 TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
   const KernelTable* avx512 = Avx512Table();
   if (!avx512 || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
@@ -128,7 +172,8 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
   const int64_t k = 320, n = 48;
   for (DType dt : {DType::kBF16, DType::kF16, DType::kF32}) {
     for (int64_t m :
-         {int64_t{1}, cpu::kBf16SmallMinRows - 1, cpu::kBf16SmallMinRows, cpu::kGemmMinRows,
+         {int64_t{1}, cpu::kBf16RowsMinRows, cpu::kBf16SmallMinRows - 1, cpu::kBf16SmallMinRows,
+          cpu::kGemmMinRows,
           cpu::kBf16SmallMaxRows, cpu::kBf16SmallMaxRows + 1, int64_t{300}}) {
       std::vector<float> wf(static_cast<size_t>(n * k)), x(static_cast<size_t>(m * k));
       for (float& v : wf) v = nd(rng);
@@ -143,13 +188,34 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
         fn(y.data());
         return y;
       };
-      const auto high = run([&](float* y) { avx512->matmul(x.data(), m, k, wv, nullptr, y); });
+      // The whole product, its column-range form and the fused SwiGLU columns (gate = up = w).
+      auto all3 = [&] {
+        std::vector<float> y(static_cast<size_t>(3 * m * n));
+        avx512->matmul(x.data(), m, k, wv, nullptr, y.data());
+        avx512->matmul_cols(x.data(), m, k, wv, 0, n, y.data() + m * n);
+        avx512->swiglu_cols(x.data(), m, k, wv, wv, 0, n, y.data() + 2 * m * n);
+        return y;
+      };
+      const auto high3 = all3();
       SetMatMulPrecision(MatMulPrecision::kMedium);
-      const auto medium = run([&](float* y) { avx512->matmul(x.data(), m, k, wv, nullptr, y); });
+      const auto medium3 = all3();
       SetMatMulPrecision(MatMulPrecision::kHigh);
-      if (dt == DType::kBF16 && m >= cpu::kBf16SmallMinRows) {
-        const GemmFn want =
-            m <= cpu::kBf16SmallMaxRows ? &cpu::GemmAvx512Bf16Small : &cpu::GemmAvx512Bf16;
+      const std::vector<float> high(high3.begin(), high3.begin() + m * n);
+      const std::vector<float> medium(medium3.begin(), medium3.begin() + m * n);
+      const bool rounds = dt == DType::kBF16 && m >= cpu::kBf16RowsMinRows;
+      // The column-range forms (few-row MoE experts) take the dot-rows kernel for any rows but 1.
+      if (rounds) {
+        std::vector<float> want(static_cast<size_t>(2 * m * n));
+        cpu::MatMulColsBf16RowsAvx512(x.data(), m, k, wv, 0, n, want.data());
+        cpu::SwiGluColsBf16RowsAvx512(x.data(), m, k, wv, wv, 0, n, want.data() + m * n);
+        EXPECT_TRUE(std::equal(want.begin(), want.end(), medium3.begin() + m * n)) << "m=" << m;
+      } else {
+        EXPECT_EQ(medium3, high3) << DTypeName(dt) << " m=" << m;
+      }
+      if (rounds) {
+        const GemmFn want = m < cpu::kBf16SmallMinRows    ? &cpu::MatMulBf16RowsAvx512
+                            : m <= cpu::kBf16SmallMaxRows ? &cpu::GemmAvx512Bf16Small
+                                                          : &cpu::GemmAvx512Bf16;
         EXPECT_EQ(medium, run([&](float* y) { want(x.data(), m, k, wv, nullptr, y); }))
             << "m=" << m;
         if (m >= cpu::kGemmMinRows)

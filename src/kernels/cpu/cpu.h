@@ -56,6 +56,16 @@ constexpr int64_t kBf16SmallMinRows = 16;
 constexpr int64_t kBf16SmallMaxRows = 128;
 void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                          float* y);
+// And below kBf16SmallMinRows (cpu/matmul_bf16_rows_avx512.cc: dot products along k, so no lane
+// is idle for any row count): MatMulAvx512 from 2 rows, MatMulColsAvx512 and SwiGluColsAvx512 for
+// any rows but 1 (one row is decode's matvec, which is bound by memory and keeps f32 activations).
+constexpr int64_t kBf16RowsMinRows = 2;
+void MatMulBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w,
+                          const float* bias, float* y);
+void MatMulColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
+                              int64_t j1, float* y);
+void SwiGluColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                              const TensorView& up, int64_t j0, int64_t j1, float* out);
 
 // AMX (cpu/gemm_amx.cc). From kAmxMinRows input rows on, bf16 weights go through the tile GEMM with
 // each activation split into kAmxBf16Terms bf16 parts (3: the accuracy of the f32 GEMM, see the

@@ -109,12 +109,18 @@ void Run(const float* x, int64_t m, int64_t k, const TensorView& wv, const float
   RunTiles<Tiles<T>>(x, m, k, wv.data, wv.dim(0), bias, y);
 }
 
+// bf16 weights at MatMulPrecision::kMedium on a CPU with AVX-512-BF16: activations rounded to bf16.
+bool Bf16Medium(DType w, int64_t m) {
+  return w == DType::kBF16 && m >= kBf16RowsMinRows && GetMatMulPrecision() == MatMulPrecision::kMedium &&
+         Avx512Bf16Usable();
+}
+
 }  // namespace
 
 void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                   float* y) {
-  if (w.dtype == DType::kBF16 && m >= kBf16SmallMinRows && GetMatMulPrecision() == MatMulPrecision::kMedium &&
-      Avx512Bf16Usable()) {
+  if (Bf16Medium(w.dtype, m)) {
+    if (m < kBf16SmallMinRows) return MatMulBf16RowsAvx512(x, m, k, w, bias, y);
     if (m <= kBf16SmallMaxRows) return GemmAvx512Bf16Small(x, m, k, w, bias, y);
     if (m >= kGemmMinRows) return GemmAvx512Bf16(x, m, k, w, bias, y);
   }
@@ -134,6 +140,7 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
 void MatMulColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
                       int64_t j1, float* y) {
   const int64_t n = w.dim(0);
+  if (Bf16Medium(w.dtype, m)) return MatMulColsBf16RowsAvx512(x, m, k, w, j0, j1, y);
   switch (w.dtype) {
     case DType::kF32: return TileCols<Tiles<DType::kF32>>(x, m, k, w.data, n, nullptr, y, j0, j1);
     case DType::kBF16: return TileCols<Tiles<DType::kBF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
@@ -146,6 +153,8 @@ void SwiGluColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& ga
                       const TensorView& up, int64_t j0, int64_t j1, float* out) {
   const int64_t n = gate.dim(0);
   if (gate.dtype != up.dtype) return SwiGluColsGeneric(x, m, k, gate, up, j0, j1, out);
+  if (gate.dtype == DType::kBF16 && Bf16Medium(up.dtype, m))
+    return SwiGluColsBf16RowsAvx512(x, m, k, gate, up, j0, j1, out);
   switch (gate.dtype) {
     case DType::kF32:
       return SwiTileCols<Tiles<DType::kF32>>(x, m, k, gate.data, up.data, n, out, j0, j1);

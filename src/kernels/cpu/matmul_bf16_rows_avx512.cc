@@ -1,0 +1,188 @@
+// AVX-512-BF16 products for bf16 weights and 2..kBf16SmallMinRows-1 input rows at
+// MatMulPrecision::kMedium (the experts of a prefill see ~12 tokens each at 128 tokens): the
+// numerics of the other medium kernels (activations rounded to bf16, nearest even; bf16 pairs
+// accumulated in f32 by vdpbf16ps) in the dot-product form of matmul_avx512.cc.
+//
+// Why a third form: the few-row GEMM (gemm_bf16_small_avx512.cc) puts input rows in the 16 lanes,
+// so below 16 rows it wastes lanes (m = 8: half its rate, which is then below the f32 path's). Here
+// a weight row and an input row are both read along k, 32 elements (16 pairs) per vector, so every
+// lane does useful work for any m; the price is one horizontal sum per output at the end, which is
+// small against k / 32 products. Activations are rounded on the fly (vcvtne2ps2bf16 per 32
+// elements and row, shared by the NJ weight rows of a tile): the callers hand over 16-column
+// pieces (MoeLayer::RunBatched), so a per-call copy of x would cost as much.
+//
+// Register tile: NJ weight rows x NI input rows (8 x 3 for a product, 2 matrices x 4 x 3 for
+// SwiGLU: 24 accumulators); the NJ weight rows (k x 2 bytes each) stay in L1 while the row tiles
+// pass over them. A k % 32 tail is loaded masked (zeros past k on both sides, so an odd k needs
+// no special case).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "base/logging.h"
+#include "base/thread_pool.h"
+#include "kernels/cpu/cpu.h"
+
+namespace dsvl2::kernels::cpu {
+namespace {
+
+// 32 activations from p (the first `n` of them, n <= 32; zeros past), rounded to bf16.
+inline __m512bh LoadX(const float* p, int64_t n) {
+  if (n >= 32)
+    return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(p + 16), _mm512_loadu_ps(p));
+  const __mmask16 lo = static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
+  const __mmask16 hi = static_cast<__mmask16>(n <= 16 ? 0 : (1u << (n - 16)) - 1);
+  return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, p + 16), _mm512_maskz_loadu_ps(lo, p));
+}
+
+inline __m512bh LoadW(const uint16_t* p, int64_t n) {
+  if (n >= 32) return reinterpret_cast<__m512bh>(_mm512_loadu_si512(p));
+  const __mmask32 mask = static_cast<__mmask32>((uint64_t{1} << n) - 1);
+  return reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(mask, p));
+}
+
+// The horizontal sums of 4 vectors, as one (3 shuffle-and-add levels instead of 4 reductions).
+// (The maskz forms with all lanes set compile to the plain instructions; the plain intrinsics
+// _mm512_undefined_* operand trips GCC 12's -Wuninitialized, GCC PR 105593.)
+inline __m128 Sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  constexpr __mmask16 kAll = 0xffff;
+  // Per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, d.
+  const __m512 ab = _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, a, b), _mm512_maskz_unpackhi_ps(kAll, a, b));
+  const __m512 cd = _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, c, d), _mm512_maskz_unpackhi_ps(kAll, c, d));
+  // Per 128-bit lane: [a, b, c, d] (partial sums).
+  const __m512d abd = _mm512_castps_pd(ab), cdd = _mm512_castps_pd(cd);
+  const __m512 s = _mm512_add_ps(_mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xff, abd, cdd)),
+                                 _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xff, abd, cdd)));
+  const __m256 h = _mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xf, _mm512_castps_pd(s), 0)),
+                                 _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xf, _mm512_castps_pd(s), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// sums[v][a][b] = dot(bf16(x row b), row a of ws[v]) over k, for NW matrices, NJ weight rows
+// (ws[v] already offset to the first) and NI input rows (x already offset, row stride k).
+// kPrefetch (the first row tile of a column block): also prefetch the next block's weight rows,
+// which come from memory (an expert's weights are read once per prefill) and are too short for the
+// hardware prefetcher to follow.
+template <int NW, int NJ, int NI, bool kPrefetch>
+inline void Dots(const float* x, int64_t k, const uint16_t* const* ws, float sums[NW][NJ][NI]) {
+  __m512 acc[NW][NJ][NI];
+#pragma GCC unroll 2
+  for (int v = 0; v < NW; ++v)
+#pragma GCC unroll 8
+    for (int a = 0; a < NJ; ++a)
+#pragma GCC unroll 3
+      for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < k; t += 32) {
+    const int64_t left = k - t;
+    __m512bh xv[NI];
+#pragma GCC unroll 3
+    for (int b = 0; b < NI; ++b) xv[b] = LoadX(x + b * k + t, left);
+#pragma GCC unroll 2
+    for (int v = 0; v < NW; ++v)
+#pragma GCC unroll 8
+      for (int a = 0; a < NJ; ++a) {
+        const __m512bh wv = LoadW(ws[v] + a * k + t, left);
+        if constexpr (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(ws[v] + (a + NJ) * k + t), _MM_HINT_T0);
+#pragma GCC unroll 3
+        for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_dpbf16_ps(acc[v][a][b], wv, xv[b]);
+      }
+  }
+  constexpr int kN = NW * NJ * NI;
+  const __m512* flat = &acc[0][0][0];
+  float* out = &sums[0][0][0];
+  int i = 0;
+#pragma GCC unroll 6
+  for (; i + 4 <= kN; i += 4) _mm_storeu_ps(out + i, Sum4(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]));
+  if (i < kN) {
+    const __m512 z = _mm512_setzero_ps();
+    alignas(16) float rest[4];
+    _mm_store_ps(rest, Sum4(flat[i], i + 1 < kN ? flat[i + 1] : z, i + 2 < kN ? flat[i + 2] : z, z));
+    for (int r = 0; i + r < kN; ++r) out[i + r] = rest[r];
+  }
+}
+
+// y[i, j] (+ bias[j]) for columns [j0, j0 + NJ), rows [i0, i0 + NI).
+template <int NJ, int NI, bool kPrefetch>
+void ProductTile(const float* x, int64_t i0, int64_t k, const uint16_t* w, int64_t j0, int64_t n,
+                 const float* bias, float* y) {
+  const uint16_t* ws[1] = {w + j0 * k};
+  float s[1][NJ][NI];
+  Dots<1, NJ, NI, kPrefetch>(x + i0 * k, k, ws, s);
+  for (int a = 0; a < NJ; ++a)
+    for (int b = 0; b < NI; ++b) y[(i0 + b) * n + j0 + a] = s[0][a][b] + (bias ? bias[j0 + a] : 0.0f);
+}
+
+template <int NJ, int NI, bool kPrefetch>
+void SwiGluTile(const float* x, int64_t i0, int64_t k, const uint16_t* gate, const uint16_t* up,
+                int64_t j0, int64_t n, float* out) {
+  const uint16_t* ws[2] = {gate + j0 * k, up + j0 * k};
+  float s[2][NJ][NI];
+  Dots<2, NJ, NI, kPrefetch>(x + i0 * k, k, ws, s);
+  for (int a = 0; a < NJ; ++a)
+    for (int b = 0; b < NI; ++b) out[(i0 + b) * n + j0 + a] = SiluTimes(s[0][a][b], s[1][a][b]);
+}
+
+// Rows of m in tiles of 3, then a 2- or 1-row tile, for one column block of width NJ.
+// tile(rows, prefetch, i0) with compile-time rows and prefetch (the first tile only).
+template <int NJ, typename F>
+inline void OverRows(int64_t m, F&& tile) {
+  using std::integral_constant;
+  int64_t i = 0;
+  if (m >= 3) {
+    tile(integral_constant<int, 3>{}, std::true_type{}, i);
+    for (i = 3; i + 3 <= m; i += 3) tile(integral_constant<int, 3>{}, std::false_type{}, i);
+  }
+  auto last = [&](auto ni) {
+    if (i == 0)
+      tile(ni, std::true_type{}, i);
+    else
+      tile(ni, std::false_type{}, i);
+  };
+  if (m - i == 2) last(integral_constant<int, 2>{});
+  if (m - i == 1) last(integral_constant<int, 1>{});
+}
+
+void ProductCols(const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n,
+                 const float* bias, float* y, int64_t j0, int64_t j1) {
+  constexpr int kNj = 8;
+  int64_t j = j0;
+  for (; j + kNj <= j1; j += kNj)
+    OverRows<kNj>(m, [&](auto ni, auto pf, int64_t i) { ProductTile<kNj, ni(), pf()>(x, i, k, w, j, n, bias, y); });
+  for (; j < j1; ++j)
+    OverRows<1>(m, [&](auto ni, auto pf, int64_t i) { ProductTile<1, ni(), pf()>(x, i, k, w, j, n, bias, y); });
+}
+
+}  // namespace
+
+void MatMulBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w,
+                          const float* bias, float* y) {
+  DSVL2_CHECK_MSG(w.dtype == DType::kBF16 && m >= 1 && k >= 1, "MatMulBf16RowsAvx512: bf16 weights");
+  const int64_t n = w.dim(0);
+  const uint16_t* wd = static_cast<const uint16_t*>(w.data);
+  constexpr int64_t kBlock = 8;
+  // At least ~32K weights per piece of work.
+  const int64_t grain = std::max<int64_t>(1, 32768 / (kBlock * k));
+  ThreadPool::Global().ParallelFor((n + kBlock - 1) / kBlock, grain, [&](int64_t b0, int64_t b1) {
+    ProductCols(x, m, k, wd, n, bias, y, b0 * kBlock, std::min(n, b1 * kBlock));
+  });
+}
+
+void MatMulColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
+                              int64_t j1, float* y) {
+  ProductCols(x, m, k, static_cast<const uint16_t*>(w.data), w.dim(0), nullptr, y, j0, j1);
+}
+
+void SwiGluColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                              const TensorView& up, int64_t j0, int64_t j1, float* out) {
+  const uint16_t* g = static_cast<const uint16_t*>(gate.data);
+  const uint16_t* u = static_cast<const uint16_t*>(up.data);
+  const int64_t n = gate.dim(0);
+  constexpr int kNj = 4;
+  int64_t j = j0;
+  for (; j + kNj <= j1; j += kNj)
+    OverRows<kNj>(m, [&](auto ni, auto pf, int64_t i) { SwiGluTile<kNj, ni(), pf()>(x, i, k, g, u, j, n, out); });
+  for (; j < j1; ++j)
+    OverRows<1>(m, [&](auto ni, auto pf, int64_t i) { SwiGluTile<1, ni(), pf()>(x, i, k, g, u, j, n, out); });
+}
+
+}  // namespace dsvl2::kernels::cpu
