@@ -15,20 +15,25 @@ namespace {
 
 const KernelTable kRefTable{Isa::kRef, &ref::MatMul, &ref::MatMulTransposed, &ref::MatMulCols,
                            &ref::SwiGluCols, &ref::MatMulQ, &ref::QuantizeActs,
-                           &ref::MatMulQCols, &ref::AttendOne};
+                           &ref::MatMulQCols, &ref::AttendOne, nullptr, &ref::SiluMul,
+                           &ref::GeluTanh};
 const KernelTable kGenericTable{Isa::kGeneric, &cpu::MatMulGeneric, &cpu::MatMulTransposedGeneric,
                                &cpu::MatMulColsGeneric, &cpu::SwiGluColsGeneric,
                                &cpu::MatMulQGeneric, &cpu::QuantizeActsGeneric,
-                               &cpu::MatMulQColsGeneric, &ref::AttendOne};
+                               &cpu::MatMulQColsGeneric, &ref::AttendOne, nullptr,
+                               &ref::SiluMul, &ref::GeluTanh};
 const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTransposedGeneric,
                             &cpu::MatMulColsAvx2, &cpu::SwiGluColsAvx2, &cpu::MatMulQAvx2, &cpu::QuantizeActsAvx2,
-                            &cpu::MatMulQColsAvx2, &cpu::AttendOneAvx2};
+                            &cpu::MatMulQColsAvx2, &cpu::AttendOneAvx2, nullptr, &cpu::SiluMulAvx2,
+                            &cpu::GeluTanhAvx2};
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
                               &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
-                              &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512};
+                              &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512,
+                              &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512};
 const KernelTable kAmxTable{Isa::kAmx, &cpu::MatMulAmx, &cpu::MatMulTransposedGeneric,
                            &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
-                           &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512};
+                           &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512,
+                           &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512};
 
 constexpr Isa kAllIsas[] = {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 

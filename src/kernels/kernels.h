@@ -116,6 +116,10 @@ struct KernelTable {
   // s[0, len) = softmax(scale * s[0, len)) in place, s[len, n) = 0 (len >= 1): AttendMany's row
   // softmax. Null: the scalar loop in attention.cc (its reference).
   void (*softmax_row)(float* s, int64_t len, int64_t n, float scale) = nullptr;
+  // out[i] = silu(gate[i]) * up[i] and x[i] = gelu_tanh(x[i]) for i < n, on the calling thread
+  // (kernels::SiluMul / GeluTanh; ref::SiluMul / GeluTanh are the scalar reference).
+  void (*silu_mul)(const float* gate, const float* up, int64_t n, float* out) = nullptr;
+  void (*gelu_tanh)(float* x, int64_t n) = nullptr;
 };
 
 // Numerics of products of bf16 weights with many input rows (prefill, vision) on kernels that have

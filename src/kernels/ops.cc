@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/thread_pool.h"
+#include "kernels/kernels.h"
 
 namespace dsvl2::kernels {
 
@@ -53,24 +54,16 @@ void LayerNorm(const float* x, const float* w, const float* b, int64_t rows, int
 }
 
 void GeluTanh(float* x, int64_t n) {
-  // 0.5 v (1 + tanh(u)) == v / (1 + exp(-2u)): one exp instead of tanh (several times cheaper,
-  // same value to float rounding); split over the thread pool (SigLIP: 729 x 4304 per tile/block).
-  constexpr float kC2 = 2.0f * 0.7978845608028654f;  // 2 sqrt(2/pi)
-  ThreadPool::Global().ParallelFor(n, 16384, [x](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float v = x[i];
-      x[i] = v / (1.0f + std::exp(-kC2 * (v + 0.044715f * v * v * v)));
-    }
-  });
+  // Split over the thread pool (SigLIP: 729 x 4304 per tile and block).
+  const auto gelu = Active().gelu_tanh;
+  ThreadPool::Global().ParallelFor(n, 16384, [x, gelu](int64_t b, int64_t e) { gelu(x + b, e - b); });
 }
 
 void GeluErf(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
 }
 
-void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-}
+void SiluMul(const float* gate, const float* up, int64_t n, float* out) { Active().silu_mul(gate, up, n, out); }
 
 void Softmax(float* x, int64_t n) {
   if (n <= 0) return;

@@ -1,5 +1,6 @@
 // Element-wise and row-wise operations used by the model (float32). These are small next to the
-// matrix products; they run the reference loop, parallelised over rows where it matters.
+// matrix products; they run the reference loop, parallelised over rows where it matters, except
+// SiluMul and GeluTanh, which take the active kernel table's vector form (KernelTable::silu_mul).
 #pragma once
 
 #include <cstdint>

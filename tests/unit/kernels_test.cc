@@ -210,6 +210,51 @@ TEST(Kernels, NormsAndActivations) {
   EXPECT_NEAR(sm[2] / sm[1], std::exp(1.0), 1e-5);
 }
 
+// Every table's silu_mul / gelu_tanh (and the scalar reference) against the functions in double:
+// the vector exp is ~2 ulp and each result takes a few more roundings, but the result is also
+// ill-conditioned in the argument a of the exp (relative error ~ |a| ulp once e^a dominates,
+// since a itself is rounded to float), so the bound is (8 + 4 |a|) ulp of the result, plus a tiny
+// absolute term where the result underflows. n from 1 to past two vectors (tails), values over
+// the whole range where the results are finite, and NaN passed through.
+TEST(Kernels, ActivationsMatchReference) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> expo(-12.0f, 7.0f);
+  std::vector<float> g, u;
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 20.0f, -20.0f, 87.0f, -87.0f, 90.0f, -90.0f, 1e4f, -1e4f})
+    g.push_back(v);
+  for (int i = 0; i < 400; ++i) g.push_back((rng() & 1 ? 1.0f : -1.0f) * std::exp2(expo(rng)));
+  for (size_t i = 0; i < g.size(); ++i) u.push_back(std::exp2(expo(rng)) * (i % 3 ? 1.0f : -1.0f));
+  const double c2 = ref::kGeluTanhC2;
+  auto close = [](float got, double want, double arg) {
+    return std::fabs(got - want) <= (8 + 4 * std::fabs(arg)) * std::exp2(-24.0) * std::fabs(want) + 1e-30;
+  };
+  std::vector<const KernelTable*> tables = AllSupported();
+  for (const KernelTable* t : tables) {
+    ASSERT_TRUE(t->silu_mul && t->gelu_tanh) << IsaName(t->isa);
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{17}, int64_t{33},
+                      static_cast<int64_t>(g.size())}) {
+      for (bool reference : {false, true}) {
+        std::vector<float> got(static_cast<size_t>(n), NAN), gelu(g.begin(), g.begin() + n);
+        (reference ? ref::SiluMul : t->silu_mul)(g.data(), u.data(), n, got.data());
+        (reference ? ref::GeluTanh : t->gelu_tanh)(gelu.data(), n);
+        const char* who = reference ? "ref" : IsaName(t->isa);
+        for (int64_t i = 0; i < n; ++i) {
+          const double v = g[i], a = -c2 * (v + 0.044715 * v * v * v);
+          const double silu = v / (1 + std::exp(-v)) * u[i], gl = v / (1 + std::exp(a));
+          ASSERT_TRUE(close(got[i], silu, v)) << who << " silu(" << v << ") * " << u[i] << ": " << got[i] << " vs " << silu;
+          ASSERT_TRUE(close(gelu[i], gl, a)) << who << " gelu(" << v << "): " << gelu[i] << " vs " << gl;
+        }
+      }
+    }
+    std::vector<float> nan_in(20, 1.0f), out(20), ones(20, 1.0f);
+    nan_in[3] = nan_in[17] = NAN;
+    t->silu_mul(nan_in.data(), ones.data(), 20, out.data());
+    EXPECT_TRUE(std::isnan(out[3]) && std::isnan(out[17]) && !std::isnan(out[4])) << IsaName(t->isa);
+    t->gelu_tanh(nan_in.data(), 20);
+    EXPECT_TRUE(std::isnan(nan_in[3]) && std::isnan(nan_in[17]) && !std::isnan(nan_in[4])) << IsaName(t->isa);
+  }
+}
+
 TEST(Kernels, RopeLayouts) {
   // NeoX pairs (i, i+half); interleaved pairs (2i, 2i+1); both are rotations (norm preserved).
   std::vector<float> v = {1, 2, 3, 4}, c = {0.6f, 1.0f}, s = {0.8f, 0.0f};

@@ -1,6 +1,6 @@
 // AVX-512 attention pieces: the row softmax of AttendMany (max, exp, sum and normalise, 16 lanes
 // at a time with masked tails) and single-query decode attention (AttendOneAvx512). exp is a
-// Cody-Waite range reduction + degree-6 polynomial (~2 ulp).
+// Cody-Waite range reduction + degree-6 polynomial (~2 ulp, exp_avx512.h).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -10,26 +10,10 @@
 #include "kernels/cpu/attn.h"
 #include "kernels/cpu/attn_blocks.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/exp_avx512.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
-
-// exp(x) for x <= 0 (inputs below -87 give 0 or a denormal-free tiny value).
-inline __m512 Exp(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
-}
 
 inline __mmask16 Tail(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);

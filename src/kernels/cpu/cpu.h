@@ -19,6 +19,13 @@ inline bool IsFloatDType(DType t) { return t == DType::kF32 || t == DType::kBF16
 // silu(g) * u, the same expression as kernels::SiluMul.
 inline float SiluTimes(float g, float u) { return g / (1.0f + std::exp(-g)) * u; }
 
+// Element-wise activations with the vector exp (cpu/activations_*.cc; KernelTable::silu_mul,
+// gelu_tanh).
+void SiluMulAvx2(const float* gate, const float* up, int64_t n, float* out);
+void GeluTanhAvx2(float* x, int64_t n);
+void SiluMulAvx512(const float* gate, const float* up, int64_t n, float* out);
+void GeluTanhAvx512(float* x, int64_t n);
+
 // Portable blocked kernel (any x86-64 / ARM); used when no SIMD table applies.
 void MatMulGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                    float* y);

@@ -22,4 +22,9 @@ void QuantizeActivationRow(const float* x, int64_t k, int8_t* q, float* scales);
 void AttendOne(const float* q, int dk, const KvSpan* spans, int num_spans, int64_t row_stride,
                int64_t k_offset, int64_t v_offset, int dv, int64_t n_keys, float scale, float* out);
 
+// out[i] = silu(gate[i]) * up[i]; x[i] = gelu_tanh(x[i]) (the silu_mul / gelu_tanh entries).
+void SiluMul(const float* gate, const float* up, int64_t n, float* out);
+void GeluTanh(float* x, int64_t n);
+constexpr float kGeluTanhC2 = 2.0f * 0.7978845608028654f;  // 2 sqrt(2/pi)
+
 }  // namespace dsvl2::kernels::ref

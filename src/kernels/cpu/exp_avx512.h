@@ -1,0 +1,28 @@
+// exp for 16 floats (AVX-512): Cody-Waite range reduction (x = n ln2 + r) and a degree-6
+// polynomial for e^r, scaled by 2^n; ~2 ulp. Shared by the attention softmax (x <= 0) and the
+// activations (SiLU, GELU). Included only by translation units compiled with AVX-512.
+#pragma once
+
+#include <immintrin.h>
+
+namespace dsvl2::kernels::cpu {
+
+// Inputs are clamped to [-87, 88]: below, a tiny normal value (never a denormal) instead of 0;
+// above, e^88 (~1.7e38) instead of infinity, so that x / (1 + exp(-x)) stays finite.
+inline __m512 Exp(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+}  // namespace dsvl2::kernels::cpu
