@@ -301,7 +301,8 @@ int main(int argc, char** argv) {
       {"siglip fc1", 729, 1152, 4304},  {"siglip fc2", 729, 4304, 1152},
       {"prefill q (m=128)", 128, 1280, 1280}, {"prefill q (m=512)", 512, 1280, 1280},
       {"prefill q (m=1024)", 1024, 1280, 1280}, {"prefill dense up (m=512)", 512, 1280, 6848},
-      {"prefill dense down (m=512)", 512, 6848, 1280}, {"prefill shared up (m=128)", 128, 1280, 1792},
+      {"prefill dense down (m=512)", 512, 6848, 1280},
+      {"prefill dense down (m=2048)", 2048, 6848, 1280}, {"prefill shared up (m=128)", 128, 1280, 1792},
       {"expert up (m=4)", 4, 1280, 896},     {"expert up (m=8)", 8, 1280, 896},
       {"expert up (m=12)", 12, 1280, 896},   {"expert up (m=16)", 16, 1280, 896},   {"expert up (m=64)", 64, 1280, 896},
       // The shapes of one SigLIP attention head (f32 operands in the model; bf16 here).

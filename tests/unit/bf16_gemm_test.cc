@@ -6,9 +6,10 @@
 // multiple of 8, 14, 16 or 32, k odd (a zero-padded last pair / an f32 last element / a masked
 // tail), k % 32 != 0 (the scalar pack tails), k spanning several 512-deep blocks and m spanning two
 // ~16 MiB chunks of packed x. Then the AVX-512 table's routing: medium sends bf16 weights with
-// 2..15 rows to the dot-rows kernel, 16..128 to the few-row kernel and more to the packed one (and
-// the column-range / SwiGLU forms to the dot-rows kernel from 2 rows); high and every other dtype
-// or 1 row keep the f32 kernels. Skipped where the CPU has no AVX-512-BF16.
+// 2..15 rows to the dot-rows kernel, from 16 rows to the few-row (transposed) kernel while the
+// bf16 activations fit its cache budget and to the packed one beyond (and the column-range /
+// SwiGLU forms to the dot-rows kernel from 2 rows); high and every other dtype or 1 row keep the
+// f32 kernels. Skipped where the CPU has no AVX-512-BF16.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,7 +34,7 @@ struct Kernel {
   int64_t max_rows;  // the rows it is used for (and tested with here)
 };
 const Kernel kKernels[] = {{"packed", &cpu::GemmAvx512Bf16, int64_t{1} << 40},
-                           {"few-row", &cpu::GemmAvx512Bf16Small, cpu::kBf16SmallMaxRows},
+                           {"few-row", &cpu::GemmAvx512Bf16Small, int64_t{1} << 40},
                            {"dot-rows", &cpu::MatMulBf16RowsAvx512, cpu::kBf16SmallMinRows - 1}};
 
 const KernelTable* Avx512Table() {
@@ -170,11 +171,14 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
   std::mt19937 rng(21);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const int64_t k = 320, n = 48;
+  // The most rows whose bf16 activations fit the transposed kernel's budget.
+  const int64_t kSmallMaxRows = cpu::kBf16SmallMaxXBytes / (2 * k);
+  ASSERT_TRUE(cpu::Bf16SmallFits(kSmallMaxRows, k) && !cpu::Bf16SmallFits(kSmallMaxRows + 1, k));
   for (DType dt : {DType::kBF16, DType::kF16, DType::kF32}) {
     for (int64_t m :
          {int64_t{1}, cpu::kBf16RowsMinRows, cpu::kBf16SmallMinRows - 1, cpu::kBf16SmallMinRows,
           cpu::kGemmMinRows,
-          cpu::kBf16SmallMaxRows, cpu::kBf16SmallMaxRows + 1, int64_t{300}}) {
+          int64_t{300}, kSmallMaxRows, kSmallMaxRows + 1}) {
       std::vector<float> wf(static_cast<size_t>(n * k)), x(static_cast<size_t>(m * k));
       for (float& v : wf) v = nd(rng);
       for (float& v : x) v = nd(rng);
@@ -214,7 +218,7 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
       }
       if (rounds) {
         const GemmFn want = m < cpu::kBf16SmallMinRows    ? &cpu::MatMulBf16RowsAvx512
-                            : m <= cpu::kBf16SmallMaxRows ? &cpu::GemmAvx512Bf16Small
+                            : m <= kSmallMaxRows          ? &cpu::GemmAvx512Bf16Small
                                                           : &cpu::GemmAvx512Bf16;
         EXPECT_EQ(medium, run([&](float* y) { want(x.data(), m, k, wv, nullptr, y); }))
             << "m=" << m;

@@ -57,10 +57,16 @@ void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const
 // MatMulPrecision::kMedium where the CPU has it.
 bool Avx512Bf16Usable();
 void GemmAvx512Bf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias, float* y);
-// Its few-row form (cpu/gemm_bf16_small_avx512.cc: weights read in place, not packed), which
-// MatMulAvx512 takes at kMedium for kBf16SmallMinRows..kBf16SmallMaxRows rows.
+// Its transposed form (cpu/gemm_bf16_small_avx512.cc: weights read in place, not packed), which
+// MatMulAvx512 takes at kMedium from kBf16SmallMinRows rows on while the activations, packed as
+// bf16 (m x k x 2 bytes), fit in kBf16SmallMaxXBytes: it re-reads all of them for every 14 weight
+// rows, so they must stay in cache; larger products take the packed GEMM. On Zen 5 (2 vCPUs,
+// gemm_bench, 3 alternated rounds) it was 15-40% faster than the packed GEMM on every SigLIP and
+// prefill shape up to 1024 x 1280 and 512 x 6848 (docs/benchmarks/2026-12-02c); it was first used
+// for 16-128 rows only (Zen 4, docs/benchmarks/2026-12-02b).
 constexpr int64_t kBf16SmallMinRows = 16;
-constexpr int64_t kBf16SmallMaxRows = 128;
+constexpr int64_t kBf16SmallMaxXBytes = int64_t{8} << 20;
+inline bool Bf16SmallFits(int64_t m, int64_t k) { return m * k * 2 <= kBf16SmallMaxXBytes; }
 void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                          float* y);
 // And below kBf16SmallMinRows (cpu/matmul_bf16_rows_avx512.cc: dot products along k, so no lane

@@ -1,4 +1,4 @@
-// AVX-512-BF16 product for bf16 weights and few input rows (16..kBf16SmallMaxRows) at
+// AVX-512-BF16 product for bf16 weights from 16 input rows while x fits kBf16SmallMaxXBytes, at
 // MatMulPrecision::kMedium: the numerics of gemm_bf16_avx512.cc (activations rounded to bf16, bf16
 // pairs accumulated in f32 by vdpbf16ps) without packing the weights. With few rows the packed
 // GEMM's weight packing (a 16 x 16 transpose per 256 pairs) costs about as much as the products

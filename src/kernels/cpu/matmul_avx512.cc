@@ -121,8 +121,8 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
                   float* y) {
   if (Bf16Medium(w.dtype, m)) {
     if (m < kBf16SmallMinRows) return MatMulBf16RowsAvx512(x, m, k, w, bias, y);
-    if (m <= kBf16SmallMaxRows) return GemmAvx512Bf16Small(x, m, k, w, bias, y);
-    if (m >= kGemmMinRows) return GemmAvx512Bf16(x, m, k, w, bias, y);
+    if (m < kGemmMinRows || Bf16SmallFits(m, k)) return GemmAvx512Bf16Small(x, m, k, w, bias, y);
+    return GemmAvx512Bf16(x, m, k, w, bias, y);
   }
   if (m >= kGemmMinRows && IsFloatDType(w.dtype)) return GemmAvx512(x, m, k, w, bias, y);
   switch (w.dtype) {
