@@ -72,12 +72,15 @@ inline void Dots(const float* x, int64_t k, const uint16_t* const* ws, const cha
     for (int a = 0; a < NJ; ++a)
 #pragma GCC unroll 3
       for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_setzero_ps();
-  const char* p[NW];
-  for (int v = 0; v < NW; ++v) p[v] = pf[v];
   for (int64_t t = 0; t < k; t += 32) {
     const int64_t left = k - t;
+    // (lines <= NJ: unrolled, no loop state kept across steps.)
+    const int64_t at = (t / 32) * lines * 64;
+#pragma GCC unroll 2
     for (int v = 0; v < NW; ++v)
-      for (int l = 0; l < lines; ++l, p[v] += 64) _mm_prefetch(p[v], _MM_HINT_T0);
+#pragma GCC unroll 8
+      for (int l = 0; l < NJ; ++l)
+        if (l < lines) _mm_prefetch(pf[v] + at + l * 64, _MM_HINT_T0);
     __m512bh xv[NI];
 #pragma GCC unroll 3
     for (int b = 0; b < NI; ++b) xv[b] = LoadX(x + b * k + t, left);
@@ -119,6 +122,7 @@ struct Ahead {
 inline Ahead PlanAhead(int nj, int64_t m, int64_t k) {
   const int64_t tiles = (m + 2) / 3, steps = (k + 31) / 32;
   const int64_t block_lines = (nj * k * 2 + 63) / 64;
+  // At most nj lines per step (the whole next block within one row tile).
   const int lines = static_cast<int>((block_lines + tiles * steps - 1) / (tiles * steps));
   return {nj * k * 2, lines, steps * lines * 64};
 }
