@@ -53,8 +53,8 @@ void SwiGluColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& ga
 void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                 float* y);
 // AVX-512-BF16 (cpu/gemm_bf16_avx512.cc): the packed GEMM for bf16 weights with activations
-// rounded to bf16 (vdpbf16ps), which MatMulAvx512 takes from kGemmMinRows rows on at
-// MatMulPrecision::kMedium where the CPU has it.
+// rounded to bf16 (vdpbf16ps), which MatMulAvx512 takes at MatMulPrecision::kMedium, where the CPU
+// has it, for products whose activations exceed the transposed form's budget (below).
 bool Avx512Bf16Usable();
 void GemmAvx512Bf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias, float* y);
 // Its transposed form (cpu/gemm_bf16_small_avx512.cc: weights read in place, not packed), which

@@ -100,16 +100,7 @@ struct Tiles {
     const void* ws[2] = {gate, up};
     float s[2][NJ][NI];
     Dots<T, 2, NJ, NI>(x, i0, k, ws, j0, s);
-    // silu(gate) * up for the NJ x NI outputs in one masked vector (SiluMulAvx512's expression; a
-    // scalar exp per output cost about a third of the products at k = 1280).
-    static_assert(NJ * NI <= 16);
-    constexpr __mmask16 kLive = static_cast<__mmask16>((1u << (NJ * NI)) - 1);
-    const __m512 g = _mm512_maskz_loadu_ps(kLive, &s[0][0][0]), u = _mm512_maskz_loadu_ps(kLive, &s[1][0][0]);
-    const __m512 e = Exp(_mm512_sub_ps(_mm512_setzero_ps(), g));
-    alignas(64) float r[16];
-    _mm512_store_ps(r, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u));
-    for (int a = 0; a < NJ; ++a)
-      for (int b = 0; b < NI; ++b) out[(i0 + b) * n + j0 + a] = r[a * NI + b];
+    StoreSiluTimes<NJ, NI>(s[0], s[1], out + i0 * n + j0, n);
   }
 };
 

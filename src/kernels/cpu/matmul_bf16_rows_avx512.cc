@@ -147,16 +147,7 @@ void SwiGluTile(const float* x, int64_t i0, int64_t ti, const Ahead& ah, int64_t
   const char* pf[2] = {reinterpret_cast<const char*>(ws[0]) + off, reinterpret_cast<const char*>(ws[1]) + off};
   float s[2][NJ][NI];
   Dots<2, NJ, NI>(x + i0 * k, k, ws, pf, ah.lines, s);
-  // silu(gate) * up for the NJ x NI outputs at once (a scalar exp per output cost ~40% of the
-  // products at k = 1280): SiluMulAvx512's expression, in one masked vector.
-  static_assert(NJ * NI <= 16);
-  constexpr __mmask16 kLive = static_cast<__mmask16>((1u << (NJ * NI)) - 1);
-  const __m512 g = _mm512_maskz_loadu_ps(kLive, &s[0][0][0]), u = _mm512_maskz_loadu_ps(kLive, &s[1][0][0]);
-  const __m512 e = Exp(_mm512_sub_ps(_mm512_setzero_ps(), g));
-  alignas(64) float r[16];
-  _mm512_store_ps(r, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u));
-  for (int a = 0; a < NJ; ++a)
-    for (int b = 0; b < NI; ++b) out[(i0 + b) * n + j0 + a] = r[a * NI + b];
+  StoreSiluTimes<NJ, NI>(s[0], s[1], out + i0 * n + j0, n);
 }
 
 // Rows of m in tiles of 3, then a 2- or 1-row tile: tile(rows, i0, tile index) with compile-time
@@ -170,15 +161,24 @@ inline void OverRows(int64_t m, F&& tile) {
   if (m - i == 1) tile(integral_constant<int, 1>{}, i, i / 3);
 }
 
-void ProductCols(const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n,
-                 const float* bias, float* y, int64_t j0, int64_t j1) {
-  constexpr int kNj = 8;
+// Columns [j0, j1) in blocks of kNj weight rows, then single rows: tile(NJ, NI, i0, row tile
+// index, prefetch plan, j) with compile-time NJ and NI.
+template <int kNj, typename F>
+void OverColumns(int64_t m, int64_t k, int64_t j0, int64_t j1, F&& tile) {
+  using std::integral_constant;
   const Ahead ah = PlanAhead(kNj, m, k), ah1 = PlanAhead(1, m, k);
   int64_t j = j0;
   for (; j + kNj <= j1; j += kNj)
-    OverRows(m, [&](auto ni, int64_t i, int64_t ti) { ProductTile<kNj, ni()>(x, i, ti, ah, k, w, j, n, bias, y); });
+    OverRows(m, [&](auto ni, int64_t i, int64_t ti) { tile(integral_constant<int, kNj>{}, ni, i, ti, ah, j); });
   for (; j < j1; ++j)
-    OverRows(m, [&](auto ni, int64_t i, int64_t ti) { ProductTile<1, ni()>(x, i, ti, ah1, k, w, j, n, bias, y); });
+    OverRows(m, [&](auto ni, int64_t i, int64_t ti) { tile(integral_constant<int, 1>{}, ni, i, ti, ah1, j); });
+}
+
+void ProductCols(const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n,
+                 const float* bias, float* y, int64_t j0, int64_t j1) {
+  OverColumns<8>(m, k, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
+    ProductTile<nj(), ni()>(x, i, ti, ah, k, w, j, n, bias, y);
+  });
 }
 
 }  // namespace
@@ -206,13 +206,9 @@ void SwiGluColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const Tensor
   const uint16_t* g = static_cast<const uint16_t*>(gate.data);
   const uint16_t* u = static_cast<const uint16_t*>(up.data);
   const int64_t n = gate.dim(0);
-  constexpr int kNj = 4;
-  const Ahead ah = PlanAhead(kNj, m, k), ah1 = PlanAhead(1, m, k);
-  int64_t j = j0;
-  for (; j + kNj <= j1; j += kNj)
-    OverRows(m, [&](auto ni, int64_t i, int64_t ti) { SwiGluTile<kNj, ni()>(x, i, ti, ah, k, g, u, j, n, out); });
-  for (; j < j1; ++j)
-    OverRows(m, [&](auto ni, int64_t i, int64_t ti) { SwiGluTile<1, ni()>(x, i, ti, ah1, k, g, u, j, n, out); });
+  OverColumns<4>(m, k, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
+    SwiGluTile<nj(), ni()>(x, i, ti, ah, k, g, u, j, n, out);
+  });
 }
 
 }  // namespace dsvl2::kernels::cpu
