@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "base/half.h"
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
 
@@ -22,7 +23,8 @@ void ForEachKeyRow(const KvSpan* spans, int num_spans, int64_t row_stride, int64
   }
 }
 
-float* Grow(std::vector<float>* v, int64_t n) {
+template <typename T>
+T* Grow(std::vector<T>* v, int64_t n) {
   if (static_cast<int64_t>(v->size()) < n) v->resize(static_cast<size_t>(n));
   return v->data();
 }
@@ -40,7 +42,7 @@ int64_t BlockRows(int64_t m, int64_t n_keys, bool causal) {
 void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpan* spans,
                 int num_spans, int64_t row_stride, int64_t k_offset, int64_t v_offset, int dv,
                 int64_t n_keys, int64_t causal_base, int64_t group, float scale, float* out,
-                int64_t out_stride) {
+                int64_t out_stride, AttendProducts products) {
   if (m <= 0) return;
   const bool causal = causal_base >= 0;
   group = std::max<int64_t>(group, 1);
@@ -53,12 +55,29 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
       std::fill(out + r * out_stride, out + r * out_stride + dv, 0.0f);
     return;
   }
+  // bf16 K and V^T make both MatMuls take the bf16-weight kernels, which at medium precision
+  // round the activations (Q, P) to bf16 as well.
+  const bool bf16 = products == AttendProducts::kMatMulPrecision &&
+                    GetMatMulPrecision() == MatMulPrecision::kMedium &&
+                    MediumPrecisionChangesResults(Active());
+  const DType kv_dtype = bf16 ? DType::kBF16 : DType::kF32;
   thread_local std::vector<float> k_buf, vt_buf, q_buf, s_buf, o_buf;
+  thread_local std::vector<uint16_t> k_buf16, vt_buf16;
   // K[k_all, dk], contiguous: the "weight" of S = Q K^T.
-  float* kmat = Grow(&k_buf, k_all * dk);
-  ForEachKeyRow(spans, num_spans, row_stride, k_all, [&](int64_t j, const float* row) {
-    std::copy(row + k_offset, row + k_offset + dk, kmat + j * dk);
-  });
+  void* kmat;
+  if (bf16) {
+    uint16_t* k16 = Grow(&k_buf16, k_all * dk);
+    ForEachKeyRow(spans, num_spans, row_stride, k_all, [&](int64_t j, const float* row) {
+      for (int d = 0; d < dk; ++d) k16[j * dk + d] = F32ToBf16(row[k_offset + d]);
+    });
+    kmat = k16;
+  } else {
+    float* k32 = Grow(&k_buf, k_all * dk);
+    ForEachKeyRow(spans, num_spans, row_stride, k_all, [&](int64_t j, const float* row) {
+      std::copy(row + k_offset, row + k_offset + dk, k32 + j * dk);
+    });
+    kmat = k32;
+  }
   const int64_t block = BlockRows(m, k_all, causal);
   const auto softmax_row = Active().softmax_row;
   for (int64_t r0 = 0; r0 < m; r0 += block) {
@@ -74,13 +93,24 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
     }
     // S[rows, kb] = Q K^T.
     float* sm = Grow(&s_buf, rows * kb);
-    MatMul(qb, rows, dk, TensorView{DType::kF32, {kb, dk}, kmat}, nullptr, sm);
+    MatMul(qb, rows, dk, TensorView{kv_dtype, {kb, dk}, kmat}, nullptr, sm);
     // V^T[dv, kb]: the "weight" of O = P V.
-    float* vt = Grow(&vt_buf, static_cast<int64_t>(dv) * kb);
-    ForEachKeyRow(spans, num_spans, row_stride, kb, [&](int64_t j, const float* row) {
-      const float* v = row + v_offset;
-      for (int d = 0; d < dv; ++d) vt[d * kb + j] = v[d];
-    });
+    void* vt;
+    if (bf16) {
+      uint16_t* v16 = Grow(&vt_buf16, static_cast<int64_t>(dv) * kb);
+      ForEachKeyRow(spans, num_spans, row_stride, kb, [&](int64_t j, const float* row) {
+        const float* v = row + v_offset;
+        for (int d = 0; d < dv; ++d) v16[d * kb + j] = F32ToBf16(v[d]);
+      });
+      vt = v16;
+    } else {
+      float* v32 = Grow(&vt_buf, static_cast<int64_t>(dv) * kb);
+      ForEachKeyRow(spans, num_spans, row_stride, kb, [&](int64_t j, const float* row) {
+        const float* v = row + v_offset;
+        for (int d = 0; d < dv; ++d) v32[d * kb + j] = v[d];
+      });
+      vt = v32;
+    }
     // P = softmax(scale * S) over each row's visible keys, zero beyond them.
     ThreadPool::Global().ParallelFor(rows, 8, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
@@ -106,10 +136,10 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
     // O[rows, dv] = P V.
     float* ob = out + r0 * out_stride;
     if (out_stride == dv) {
-      MatMul(sm, rows, kb, TensorView{DType::kF32, {dv, kb}, vt}, nullptr, ob);
+      MatMul(sm, rows, kb, TensorView{kv_dtype, {dv, kb}, vt}, nullptr, ob);
     } else {
       float* os = Grow(&o_buf, rows * dv);
-      MatMul(sm, rows, kb, TensorView{DType::kF32, {dv, kb}, vt}, nullptr, os);
+      MatMul(sm, rows, kb, TensorView{kv_dtype, {dv, kb}, vt}, nullptr, os);
       for (int64_t r = 0; r < rows; ++r)
         std::copy(os + r * dv, os + (r + 1) * dv, ob + r * out_stride);
     }

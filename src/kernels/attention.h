@@ -25,10 +25,17 @@ inline void AttendOne(const float* q, int dk, const KvSpan* spans, int num_spans
 // one token when they share the keys as in MLA; 1 otherwise), clamped to n_keys. Same results as
 // AttendOne per row up to float rounding. Runs its own parallel regions on ThreadPool::Global():
 // call it from one thread, never inside a ParallelFor. Scratch is thread_local and reused.
+//
+// products: kF32 (the default) multiplies in f32 whatever the matmul precision. kMatMulPrecision
+// follows it: at MatMulPrecision::kMedium on a table where that changes results
+// (MediumPrecisionChangesResults), K and V are rounded to bf16 and the two products take the
+// bf16 kernels, which round Q and P to bf16 too (from 16 query rows on; f32 accumulation, the
+// softmax in f32): the numerics of PyTorch's bf16 autocast attention.
+enum class AttendProducts { kF32, kMatMulPrecision };
 void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpan* spans,
                 int num_spans, int64_t row_stride, int64_t k_offset, int64_t v_offset, int dv,
                 int64_t n_keys, int64_t causal_base, int64_t group, float scale, float* out,
-                int64_t out_stride);
+                int64_t out_stride, AttendProducts products = AttendProducts::kF32);
 
 // From this many query rows on, AttendMany beats per-row AttendOne.
 constexpr int64_t kAttendManyMinRows = 16;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
+#include "base/half.h"
 #include "kernels/attention.h"
 #include "kernels/cpu/attn.h"
 #include "kernels/kernels.h"
@@ -76,6 +78,80 @@ TEST(Attention, AttendManyMatchesAttendOne) {
     }
   }
   SetActive(saved.isa);
+}
+
+// AttendProducts::kMatMulPrecision at medium precision, on every table where that changes results:
+// the products in bf16 (K, V rounded here; Q and P by the bf16 kernels), against a double
+// reference with the same roundings. The kernel's P is rounded from its f32 softmax, the
+// reference's from double, so an element near a rounding boundary may differ by one bf16 step
+// (2^-8 relative): that bounds each output by 2^-8 sum_j p_j |v_j| (+ f32 noise). The f32 result
+// must be several times farther from that reference in rms than the bf16 one (so the roundings
+// happen, as modelled). At high precision the option changes nothing, bit for bit.
+TEST(Attention, AttendManyBf16ProductsAtMediumPrecision) {
+  auto round = [](double v) { return static_cast<double>(Bf16ToF32(F32ToBf16(static_cast<float>(v)))); };
+  std::mt19937 rng(19);
+  std::normal_distribution<float> nd(0.0f, 1.5f);
+  const Case cases[] = {{300, 72, 72, 300, -1, 1}, {40, 33, 9, 100, -1, 1}, {300, 24, 20, 300, 0, 1},
+                        {48, 40, 32, 20, 4, 3},    {272, 128, 128, 272, 0, 1}};
+  const KernelTable& saved = Active();
+  int checked_tables = 0;
+  for (const KernelTable* table : AllSupported()) {
+    SetActive(table->isa);
+    for (const Case& c : cases) {
+      const int64_t k_off = 1, v_off = k_off + c.dk + 2, stride = v_off + c.dv;
+      const int64_t q_stride = c.dk + 3, out_stride = c.dv;
+      std::vector<float> kv(static_cast<size_t>(c.n_keys * stride)), q(static_cast<size_t>(c.m * q_stride));
+      for (float& v : kv) v = nd(rng);
+      for (float& v : q) v = nd(rng);
+      const KvSpan span{kv.data(), c.n_keys};
+      const float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+      const size_t n_out = static_cast<size_t>(c.m * out_stride);
+      std::vector<float> f32(n_out), high(n_out), got(n_out);
+      auto attend = [&](AttendProducts products, float* out) {
+        AttendMany(q.data(), q_stride, c.m, c.dk, &span, 1, stride, k_off, v_off, c.dv, c.n_keys,
+                   c.causal_base, c.group, scale, out, out_stride, products);
+      };
+      attend(AttendProducts::kF32, f32.data());
+      attend(AttendProducts::kMatMulPrecision, high.data());
+      ASSERT_EQ(0, std::memcmp(f32.data(), high.data(), n_out * sizeof(float))) << IsaName(table->isa);
+      if (!MediumPrecisionChangesResults(*table)) continue;
+      SetMatMulPrecision(MatMulPrecision::kMedium);
+      attend(AttendProducts::kMatMulPrecision, got.data());
+      SetMatMulPrecision(MatMulPrecision::kHigh);
+      double err_got = 0, err_f32 = 0;
+      for (int64_t r = 0; r < c.m; ++r) {
+        const int64_t keys = c.causal_base < 0 ? c.n_keys : std::min(c.n_keys, c.causal_base + r / c.group + 1);
+        std::vector<double> p(static_cast<size_t>(keys));
+        double mx = -1e300, sum = 0;
+        for (int64_t j = 0; j < keys; ++j) {
+          double dot = 0;
+          for (int d = 0; d < c.dk; ++d)
+            dot += round(q[static_cast<size_t>(r * q_stride + d)]) * round(kv[static_cast<size_t>(j * stride + k_off + d)]);
+          mx = std::max(mx, p[static_cast<size_t>(j)] = dot * scale);
+        }
+        for (double& v : p) sum += (v = std::exp(v - mx));
+        for (int d = 0; d < c.dv; ++d) {
+          double want = 0, mass = 0;
+          for (int64_t j = 0; j < keys; ++j) {
+            const double pj = p[static_cast<size_t>(j)] / sum, vj = round(kv[static_cast<size_t>(j * stride + v_off + d)]);
+            want += round(pj) * vj;
+            mass += pj * std::fabs(vj);
+          }
+          const size_t at = static_cast<size_t>(r * out_stride + d);
+          ASSERT_NEAR(got[at], want, (std::ldexp(1.0, -8) + 1e-4) * mass + 1e-6)
+              << IsaName(table->isa) << " m=" << c.m << " dk=" << c.dk << " n_keys=" << c.n_keys
+              << " causal_base=" << c.causal_base << " row=" << r << " d=" << d;
+          err_got += (got[at] - want) * (got[at] - want);
+          err_f32 += (f32[at] - want) * (f32[at] - want);
+        }
+      }
+      EXPECT_LT(std::sqrt(err_got), 0.25 * std::sqrt(err_f32))
+          << IsaName(table->isa) << " m=" << c.m << ": the medium result is not the bf16 one";
+    }
+    checked_tables += MediumPrecisionChangesResults(*table);
+  }
+  SetActive(saved.isa);
+  if (checked_tables == 0) GTEST_SKIP() << "no kernel table where medium precision changes results";
 }
 
 // Single-query attention (decode) of every kernel table against a double-precision softmax, over
