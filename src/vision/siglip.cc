@@ -57,13 +57,14 @@ void SiglipVisionTower::BlockForward(const Block& blk, int64_t batch, Tensor* x,
   Tensor& attn = sc->attn;
   attn.Resize({rows, w});
   // attn[b, i, head] = softmax(scale * q_i K^T) V per image and head, as matrix products over all
-  // n queries at once (AttendMany runs its own parallel regions).
+  // n queries at once (AttendMany runs its own parallel regions). The products follow the matmul
+  // precision: bf16 at medium like the rest of the tower (autocast), f32 otherwise.
   for (int64_t b = 0; b < batch; ++b) {
     for (int hh = 0; hh < heads; ++hh) {
       kernels::KvSpan span{qkv.row(b * n), n};
       kernels::AttendMany(qkv.row(b * n) + hh * hd, 3 * w, n, hd, &span, 1, 3 * w, w + hh * hd,
                           2 * w + hh * hd, hd, n, /*causal_base=*/-1, /*group=*/1, scale,
-                          attn.row(b * n) + hh * hd, w);
+                          attn.row(b * n) + hh * hd, w, kernels::AttendProducts::kMatMulPrecision);
     }
   }
   kernels::MatMul(attn.data(), rows, w, blk.proj_w, blk.proj_b.data(), h.data());
