@@ -15,7 +15,8 @@
 // weight is the tile multiply's row operand and is read in place from the (memory-mapped)
 // checkpoint with a row stride: no weight packing. The activations are the column operand, packed
 // once per call into tiles of 16 pairs x 16 rows x 2 (the "VNNI" layout the instruction needs).
-// k is taken in chunks of 32; a tail k % 32 is added in f32 with AVX-512 when results are stored.
+// k is taken in chunks of 32; a tail k % 32 is added in f32 with AVX-512 when results are stored,
+// with each activation replaced by the sum of its parts (PartsSum) as in the tiles.
 //
 // Blocking. 8 tile registers: 4 accumulators (2 x 16 weight rows by 2 x 16 input rows), 2 weight
 // tiles, 2 activation tiles (reloaded for each part). Threads split the output columns in blocks
@@ -90,6 +91,18 @@ void PackBlock(const float* x, int64_t m, int64_t k, int64_t ib, int64_t chunks,
   }
 }
 
+// The value the `terms` bf16 parts of x represent (x itself for 3 parts, bf16(x) for 1): the k-tail
+// multiplies this, so a product's numerics do not depend on k % 32.
+inline float PartsSum(float x, int terms) {
+  float sum = 0.0f, rest = x;
+  for (int t = 0; t < terms; ++t) {
+    const float part = Bf16ToF32(F32ToBf16(rest));
+    sum += part;
+    rest -= part;
+  }
+  return sum;
+}
+
 struct Problem {
   const float* x;
   int64_t m, k, n;
@@ -97,7 +110,8 @@ struct Problem {
   const float* bias;
   float* y;
   PackedActs acts;
-  int64_t row_pairs;  // blocks of 32 input rows
+  const float* xtail;  // [m][k % 32]: PartsSum of the activations past the last full chunk
+  int64_t row_pairs;   // blocks of 32 input rows
 };
 
 // Per-thread scratch, grown once.
@@ -116,7 +130,6 @@ struct Scratch {
 // back to y[i, j], plus the f32 k-tail and the bias.
 void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc, const float* wtail,
                 int64_t tail) {
-  const int64_t k_full = pr.acts.chunks * kChunk;
   for (int js = 0; js < 2; ++js) {
     const int64_t j0 = jb * kBlock + js * kRows;
     if (j0 >= pr.n) continue;
@@ -133,7 +146,7 @@ void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc, con
       const int nrows = static_cast<int>(std::min<int64_t>(kRows, pr.m - i0));
       for (int ii = 0; ii < nrows; ++ii) {
         __m512 v = _mm512_add_ps(r[ii], bias);
-        const float* xr = pr.x + (i0 + ii) * pr.k + k_full;
+        const float* xr = pr.xtail + (i0 + ii) * tail;
         for (int64_t q = 0; q < tail; ++q)
           v = _mm512_fmadd_ps(_mm512_set1_ps(xr[q]), _mm512_loadu_ps(wtail + q * kBlock + js * kRows), v);
         _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask, v);
@@ -236,13 +249,20 @@ void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, cons
   const size_t need = static_cast<size_t>(blocks * chunks * terms * kTileElems);
   if (packed.size() < need) packed.resize(need);
   uint16_t* acts = packed.data();
+  const int64_t tail = k - chunks * kChunk;
+  thread_local std::vector<float> tails;
+  if (tails.size() < static_cast<size_t>(m * tail)) tails.resize(static_cast<size_t>(m * tail));
+  float* xtail = tails.data();
   ThreadPool& pool = ThreadPool::Global();
   pool.ParallelFor(blocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t ib = b0; ib < b1; ++ib)
+    for (int64_t ib = b0; ib < b1; ++ib) {
       PackBlock(x, m, k, ib, chunks, terms, acts + ib * chunks * terms * kTileElems);
+      for (int64_t i = ib * kRows; i < std::min(m, (ib + 1) * kRows); ++i)
+        for (int64_t q = 0; q < tail; ++q) xtail[i * tail + q] = PartsSum(x[i * k + chunks * kChunk + q], terms);
+    }
   });
   const Problem pr{x, m, k, n, static_cast<const uint16_t*>(w.data), bias, y,
-                   PackedActs{acts, chunks, terms}, row_pairs};
+                   PackedActs{acts, chunks, terms}, xtail, row_pairs};
   pool.ParallelFor((n + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
     switch (terms) {
       case 1: return RunColumns<1>(pr, b0, b1);
