@@ -156,11 +156,14 @@ void MoeLayer::RunBatched(const std::vector<Job>& jobs, int64_t hidden) {
     ThreadPool::Global().ParallelFor(threads, 1, [&](int64_t p0, int64_t p1) {
       const int64_t u0 = cut[static_cast<size_t>(p0)], u1 = cut[static_cast<size_t>(p1)];
       if (u0 >= u1) return;
+      // One call per job over this thread's contiguous units of it (kernels prepare their
+      // inputs once per call, e.g. the bf16 rows of the few-row products).
       size_t jj = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), u0) - first.begin() - 1);
-      for (int64_t u = u0; u < u1; ++u) {
+      for (int64_t u = u0; u < u1; ++jj) {
         while (u >= first[jj + 1]) ++jj;
-        const int64_t c0 = (u - first[jj]) * kCols;
-        body(jj, c0, std::min(cols_of(jobs[jj]), c0 + kCols));
+        const int64_t end = std::min(u1, first[jj + 1]);
+        body(jj, (u - first[jj]) * kCols, std::min(cols_of(jobs[jj]), (end - first[jj]) * kCols));
+        u = end;
       }
     });
   };

@@ -7,9 +7,11 @@
 // so below 16 rows it wastes lanes (m = 8: half its rate, which is then below the f32 path's). Here
 // a weight row and an input row are both read along k, 32 elements (16 pairs) per vector, so every
 // lane does useful work for any m; the price is one horizontal sum per output at the end, which is
-// small against k / 32 products. Activations are rounded on the fly (vcvtne2ps2bf16 per 32
-// elements and row, shared by the NJ weight rows of a tile): the callers hand over 16-column
-// pieces (MoeLayer::RunBatched), so a per-call copy of x would cost as much.
+// small against k / 32 products. The activations are rounded to bf16 once per call into scratch
+// (zero-padded rows of a multiple of 32), so the inner loop loads one vector per input row and
+// step; rounding them on the fly instead (per column block and row tile) had cost a third of the
+// dot products' vector slots. MoeLayer::RunBatched hands each thread's columns of an expert over
+// in one call, so the rounding is once per expert and thread.
 //
 // Register tile: NJ weight rows x NI input rows (8 x 3 for a product, 2 matrices x 4 x 3 for
 // SwiGLU: 24 accumulators); the NJ weight rows (k x 2 bytes each) stay in L1 while the row tiles
@@ -18,6 +20,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "base/logging.h"
 #include "base/thread_pool.h"
@@ -27,13 +30,29 @@
 namespace dsvl2::kernels::cpu {
 namespace {
 
-// 32 activations from p (the first `n` of them, n <= 32; zeros past), rounded to bf16.
-inline __m512bh LoadX(const float* p, int64_t n) {
-  if (n >= 32)
-    return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(p + 16), _mm512_loadu_ps(p));
-  const __mmask16 lo = static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
-  const __mmask16 hi = static_cast<__mmask16>(n <= 16 ? 0 : (1u << (n - 16)) - 1);
-  return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, p + 16), _mm512_maskz_loadu_ps(lo, p));
+// The input rows rounded to bf16 once per call (nearest even), each padded with zeros to a
+// multiple of 32: [m][kp]. Per-thread scratch, reused.
+struct Rows {
+  const uint16_t* data;
+  int64_t kp;  // row stride, k rounded up to 32
+};
+
+Rows RoundRows(const float* x, int64_t m, int64_t k) {
+  thread_local std::vector<uint16_t> buf;
+  const int64_t kp = (k + 31) / 32 * 32;
+  if (buf.size() < static_cast<size_t>(m * kp)) buf.resize(static_cast<size_t>(m * kp));
+  for (int64_t i = 0; i < m; ++i) {
+    const float* row = x + i * k;
+    uint16_t* out = buf.data() + i * kp;
+    for (int64_t t = 0; t < kp; t += 32) {
+      const int64_t n = std::min<int64_t>(32, k - t);
+      const __mmask16 lo = static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
+      const __mmask16 hi = static_cast<__mmask16>(n >= 32 ? 0xffff : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+      _mm512_storeu_si512(out + t, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
+                                       _mm512_maskz_loadu_ps(hi, row + t + 16), _mm512_maskz_loadu_ps(lo, row + t))));
+    }
+  }
+  return {buf.data(), kp};
 }
 
 inline __m512bh LoadW(const uint16_t* p, int64_t n) {
@@ -59,11 +78,12 @@ inline __m128 Sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-// sums[v][a][b] = dot(bf16(x row b), row a of ws[v]) over k, for NW matrices, NJ weight rows
-// (ws[v] already offset to the first) and NI input rows (x already offset, row stride k). Each
-// step along k also prefetches `lines` cache lines from pf[v] on (see OverRows).
-template <int NW, int NJ, int NI>
-inline void Dots(const float* x, int64_t k, const uint16_t* const* ws, const char* const* pf, int lines,
+// sums[v][a][b] = dot(x row b, row a of ws[v]) over k, for NW matrices, NJ weight rows (ws[v]
+// already offset to the first) and NI bf16 input rows (x already offset, row stride kp). Each
+// full step along k also prefetches, at the same k, L weight rows from pf[v] on (row stride k;
+// see OverColumns). The steps are unmasked; a k % 32 tail is one masked step.
+template <int NW, int NJ, int NI, int L>
+inline void Dots(const uint16_t* x, int64_t kp, int64_t k, const uint16_t* const* ws, const uint16_t* const* pf,
                  float sums[NW][NJ][NI]) {
   __m512 acc[NW][NJ][NI];
 #pragma GCC unroll 2
@@ -72,18 +92,10 @@ inline void Dots(const float* x, int64_t k, const uint16_t* const* ws, const cha
     for (int a = 0; a < NJ; ++a)
 #pragma GCC unroll 3
       for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_setzero_ps();
-  for (int64_t t = 0; t < k; t += 32) {
-    const int64_t left = k - t;
-    // (lines <= NJ: unrolled, no loop state kept across steps.)
-    const int64_t at = (t / 32) * lines * 64;
-#pragma GCC unroll 2
-    for (int v = 0; v < NW; ++v)
-#pragma GCC unroll 8
-      for (int l = 0; l < NJ; ++l)
-        if (l < lines) _mm_prefetch(pf[v] + at + l * 64, _MM_HINT_T0);
+  auto step = [&](int64_t t, int64_t left) __attribute__((always_inline)) {
     __m512bh xv[NI];
 #pragma GCC unroll 3
-    for (int b = 0; b < NI; ++b) xv[b] = LoadX(x + b * k + t, left);
+    for (int b = 0; b < NI; ++b) xv[b] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(x + b * kp + t));
 #pragma GCC unroll 2
     for (int v = 0; v < NW; ++v)
 #pragma GCC unroll 8
@@ -92,7 +104,16 @@ inline void Dots(const float* x, int64_t k, const uint16_t* const* ws, const cha
 #pragma GCC unroll 3
         for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_dpbf16_ps(acc[v][a][b], wv, xv[b]);
       }
+  };
+  int64_t t = 0;
+  for (; t + 32 <= k; t += 32) {
+#pragma GCC unroll 2
+    for (int v = 0; v < NW; ++v)
+#pragma GCC unroll 8
+      for (int l = 0; l < L; ++l) _mm_prefetch(reinterpret_cast<const char*>(pf[v] + l * k + t), _MM_HINT_T0);
+    step(t, 32);
   }
+  if (t < k) step(t, k - t);
   constexpr int kN = NW * NJ * NI;
   const __m512* flat = &acc[0][0][0];
   float* out = &sums[0][0][0];
@@ -107,47 +128,70 @@ inline void Dots(const float* x, int64_t k, const uint16_t* const* ws, const cha
   }
 }
 
-// Where and how much a row tile prefetches: the weight rows of the next column block (the next
-// NJ rows, contiguous after this block's) come from memory (an expert's weights are read once
-// per prefill; the rows are too short for the hardware prefetcher to follow), so they are
-// prefetched while this block computes, spread evenly over all its row tiles and steps along k.
-// Without it, 64 x 11 vl2-tiny experts (4.8 GB, cold) at 8 / 12 rows ran 205-220 / 242-282 ms
-// instead of 169-175 / 197-212 ms (2 threads, Zen 5).
+// Dots with the prefetch row count L chosen at run time (0, 1, 2, 4 or 8, at most NJ).
+template <int NW, int NJ, int NI>
+inline void DotsAhead(const uint16_t* x, int64_t kp, int64_t k, const uint16_t* const* ws, const uint16_t* const* pf,
+                      int lines, float sums[NW][NJ][NI]) {
+  switch (lines) {
+    case 0: return Dots<NW, NJ, NI, 0>(x, kp, k, ws, pf, sums);
+    case 1: return Dots<NW, NJ, NI, 1>(x, kp, k, ws, pf, sums);
+    case 2: if constexpr (NJ >= 2) return Dots<NW, NJ, NI, 2>(x, kp, k, ws, pf, sums); break;
+    case 4: if constexpr (NJ >= 4) return Dots<NW, NJ, NI, 4>(x, kp, k, ws, pf, sums); break;
+    case 8: if constexpr (NJ >= 8) return Dots<NW, NJ, NI, 8>(x, kp, k, ws, pf, sums); break;
+  }
+  DSVL2_CHECK_MSG(false, "DotsAhead: prefetch rows");
+}
+
+// What a row tile prefetches: the weight rows of the next column block (the next NJ rows,
+// contiguous after this block's) come from memory (an expert's weights are read once per
+// prefill; the rows are too short for the hardware prefetcher to follow), so they are prefetched
+// while this block computes: row tile ti takes `lines` of them (from row first = ti * lines on,
+// none once first >= NJ), one cache line per row and step along k, so every tile's prefetches are
+// fixed-pattern loads beside its weight loads. (Without prefetching, 64 x 11 vl2-tiny experts
+// (4.8 GB, cold) at 8 / 12 rows ran 205-220 / 242-282 ms instead of 169-175 / 197-212 ms, 2
+// threads, Zen 5; an earlier version computed the prefetch address per step, which cost a third
+// of the kernel's time in scalar code.)
 struct Ahead {
-  int64_t block_bytes;  // NJ * k * 2
-  int lines;            // per step along k, per matrix
-  int64_t tile_bytes;   // prefetched per row tile, per matrix
+  int lines;  // rows per row tile: ceil(NJ / tiles) rounded up to a power of two
+  int nj;
+  int Lines(int64_t ti) const { return ti * lines >= nj ? 0 : lines; }
+  int64_t First(int64_t ti) const { return ti * lines; }
 };
 
-inline Ahead PlanAhead(int nj, int64_t m, int64_t k) {
-  const int64_t tiles = (m + 2) / 3, steps = (k + 31) / 32;
-  const int64_t block_lines = (nj * k * 2 + 63) / 64;
-  // At most nj lines per step (the whole next block within one row tile).
-  const int lines = static_cast<int>((block_lines + tiles * steps - 1) / (tiles * steps));
-  return {nj * k * 2, lines, steps * lines * 64};
+inline Ahead PlanAhead(int nj, int64_t m) {
+  const int64_t tiles = (m + 2) / 3;
+  int lines = 1;
+  while (lines * tiles < nj) lines *= 2;
+  return {std::min(lines, nj), nj};
 }
 
 // y[i, j] (+ bias[j]) for columns [j0, j0 + NJ), rows [i0, i0 + NI), the ti-th row tile.
 template <int NJ, int NI>
-void ProductTile(const float* x, int64_t i0, int64_t ti, const Ahead& ah, int64_t k, const uint16_t* w,
+void ProductTile(const Rows& x, int64_t i0, int64_t ti, const Ahead& ah, int64_t k, const uint16_t* w,
                  int64_t j0, int64_t n, const float* bias, float* y) {
   const uint16_t* ws[1] = {w + j0 * k};
-  const char* pf[1] = {reinterpret_cast<const char*>(ws[0]) + ah.block_bytes + ti * ah.tile_bytes};
+  const uint16_t* pf[1] = {ws[0] + (NJ + ah.First(ti)) * k};
   float s[1][NJ][NI];
-  Dots<1, NJ, NI>(x + i0 * k, k, ws, pf, ah.lines, s);
+  DotsAhead<1, NJ, NI>(x.data + i0 * x.kp, x.kp, k, ws, pf, ah.Lines(ti), s);
   for (int a = 0; a < NJ; ++a)
     for (int b = 0; b < NI; ++b) y[(i0 + b) * n + j0 + a] = s[0][a][b] + (bias ? bias[j0 + a] : 0.0f);
 }
 
+// gate and up sums of a tile: gate to out[i, j] (row stride n), up to ub[i, j - c0] (row stride
+// w); silu(gate) * up follows per call (SwiGluColsBf16RowsAvx512).
 template <int NJ, int NI>
-void SwiGluTile(const float* x, int64_t i0, int64_t ti, const Ahead& ah, int64_t k, const uint16_t* gate,
-                const uint16_t* up, int64_t j0, int64_t n, float* out) {
+void SwiGluTile(const Rows& x, int64_t i0, int64_t ti, const Ahead& ah, int64_t k, const uint16_t* gate,
+                const uint16_t* up, int64_t j0, int64_t n, float* out, float* ub, int64_t c0, int64_t w) {
   const uint16_t* ws[2] = {gate + j0 * k, up + j0 * k};
-  const int64_t off = ah.block_bytes + ti * ah.tile_bytes;
-  const char* pf[2] = {reinterpret_cast<const char*>(ws[0]) + off, reinterpret_cast<const char*>(ws[1]) + off};
+  const int64_t off = (NJ + ah.First(ti)) * k;
+  const uint16_t* pf[2] = {ws[0] + off, ws[1] + off};
   float s[2][NJ][NI];
-  Dots<2, NJ, NI>(x + i0 * k, k, ws, pf, ah.lines, s);
-  StoreSiluTimes<NJ, NI>(s[0], s[1], out + i0 * n + j0, n);
+  DotsAhead<2, NJ, NI>(x.data + i0 * x.kp, x.kp, k, ws, pf, ah.Lines(ti), s);
+  for (int a = 0; a < NJ; ++a)
+    for (int b = 0; b < NI; ++b) {
+      out[(i0 + b) * n + j0 + a] = s[0][a][b];
+      ub[(i0 + b) * w + j0 - c0 + a] = s[1][a][b];
+    }
 }
 
 // Rows of m in tiles of 3, then a 2- or 1-row tile: tile(rows, i0, tile index) with compile-time
@@ -166,7 +210,7 @@ inline void OverRows(int64_t m, F&& tile) {
 template <int kNj, typename F>
 void OverColumns(int64_t m, int64_t k, int64_t j0, int64_t j1, F&& tile) {
   using std::integral_constant;
-  const Ahead ah = PlanAhead(kNj, m, k), ah1 = PlanAhead(1, m, k);
+  const Ahead ah = PlanAhead(kNj, m), ah1 = PlanAhead(1, m);
   int64_t j = j0;
   for (; j + kNj <= j1; j += kNj)
     OverRows(m, [&](auto ni, int64_t i, int64_t ti) { tile(integral_constant<int, kNj>{}, ni, i, ti, ah, j); });
@@ -174,7 +218,7 @@ void OverColumns(int64_t m, int64_t k, int64_t j0, int64_t j1, F&& tile) {
     OverRows(m, [&](auto ni, int64_t i, int64_t ti) { tile(integral_constant<int, 1>{}, ni, i, ti, ah1, j); });
 }
 
-void ProductCols(const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n,
+void ProductCols(const Rows& x, int64_t m, int64_t k, const uint16_t* w, int64_t n,
                  const float* bias, float* y, int64_t j0, int64_t j1) {
   OverColumns<8>(m, k, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
     ProductTile<nj(), ni()>(x, i, ti, ah, k, w, j, n, bias, y);
@@ -191,24 +235,41 @@ void MatMulBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView
   constexpr int64_t kBlock = 8;
   // At least ~32K weights per piece of work.
   const int64_t grain = std::max<int64_t>(1, 32768 / (kBlock * k));
+  const Rows xb = RoundRows(x, m, k);  // this thread's scratch, read by all
   ThreadPool::Global().ParallelFor((n + kBlock - 1) / kBlock, grain, [&](int64_t b0, int64_t b1) {
-    ProductCols(x, m, k, wd, n, bias, y, b0 * kBlock, std::min(n, b1 * kBlock));
+    ProductCols(xb, m, k, wd, n, bias, y, b0 * kBlock, std::min(n, b1 * kBlock));
   });
 }
 
 void MatMulColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
                               int64_t j1, float* y) {
-  ProductCols(x, m, k, static_cast<const uint16_t*>(w.data), w.dim(0), nullptr, y, j0, j1);
+  ProductCols(RoundRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), nullptr, y, j0, j1);
 }
 
 void SwiGluColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
                               const TensorView& up, int64_t j0, int64_t j1, float* out) {
   const uint16_t* g = static_cast<const uint16_t*>(gate.data);
   const uint16_t* u = static_cast<const uint16_t*>(up.data);
-  const int64_t n = gate.dim(0);
+  const int64_t n = gate.dim(0), w = j1 - j0;
+  if (w <= 0) return;
+  const Rows xb = RoundRows(x, m, k);
+  thread_local std::vector<float> ubuf;
+  if (ubuf.size() < static_cast<size_t>(m * w)) ubuf.resize(static_cast<size_t>(m * w));
+  float* const ub = ubuf.data();
   OverColumns<4>(m, k, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
-    SwiGluTile<nj(), ni()>(x, i, ti, ah, k, g, u, j, n, out);
+    SwiGluTile<nj(), ni()>(xb, i, ti, ah, k, g, u, j, n, out, ub, j0, w);
   });
+  // silu(gate) * up over the call's columns, whole vectors (a masked last one), after all tiles:
+  // as a per-tile epilogue its exp and division (one dependent chain of ~100 cycles per 12
+  // outputs) had taken ~15% of the tiles' time.
+  for (int64_t i = 0; i < m; ++i) {
+    float* o = out + i * n + j0;
+    const float* ur = ub + i * w;
+    for (int64_t c = 0; c < w; c += 16) {
+      const __mmask16 mask = static_cast<__mmask16>(w - c >= 16 ? 0xffff : (1u << (w - c)) - 1);
+      _mm512_mask_storeu_ps(o + c, mask, SiluTimes(_mm512_maskz_loadu_ps(mask, o + c), _mm512_maskz_loadu_ps(mask, ur + c)));
+    }
+  }
 }
 
 }  // namespace dsvl2::kernels::cpu
