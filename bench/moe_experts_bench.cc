@@ -1,9 +1,10 @@
-// The few-row MoE expert pieces as MoeLayer::RunBatched runs them (SwiGluCols over 16-column
-// units, then MatMulCols of the down projection) over every routed expert of vl2-tiny's 11 MoE
-// layers (64 x 11 experts of 1280 x 896, bf16: 4.8 GB, so the weights come from memory, as in a
+// The MoE expert pieces as MoeLayer runs them (below 16 rows as RunBatched does: SwiGluCols over
+// 16-column units, then MatMulCols of the down projection; from --gemm-from rows, 16 as in
+// MoeLayer::Forward, SwiGlu::Forward's SwiGlu and MatMul) over every routed expert of vl2-tiny's
+// 11 MoE layers (64 x 11 experts of 1280 x 896, bf16: 4.8 GB, so the weights come from memory, as in a
 // short prefill where each expert sees a few tokens), or over 2 experts repeated (in cache):
 // effective weight bandwidth and multiply-add rate per row count.
-//   ./build/bench/moe_experts_bench [--rows 1,4,8,12] [--matmul-precision high|medium] [--hot]
+//   ./build/bench/moe_experts_bench [--rows 1,4,8,12] [--matmul-precision high|medium] [--hot] [--gemm-from N]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,8 @@ using namespace dsvl2;
 int main(int argc, char** argv) {
   std::vector<int64_t> rows_list = {1, 4, 8, 12};
   bool hot = false;
+  // From this many rows an expert runs alone as SwiGlu::Forward (MoeLayer::Forward's kMany).
+  int64_t gemm_from = 16;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
       rows_list.clear();
@@ -33,10 +36,12 @@ int main(int argc, char** argv) {
         return 2;
       }
       kernels::SetMatMulPrecision(p);
+    } else if (std::strcmp(argv[i], "--gemm-from") == 0 && i + 1 < argc) {
+      gemm_from = std::strtoll(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--hot") == 0) {
       hot = true;
     } else {
-      std::fprintf(stderr, "usage: moe_experts_bench [--rows 1,4,8,12] [--matmul-precision high|medium] [--hot]\n");
+      std::fprintf(stderr, "usage: moe_experts_bench [--rows 1,4,8,12] [--matmul-precision high|medium] [--hot] [--gemm-from N]\n");
       return 2;
     }
   }
@@ -57,6 +62,11 @@ int main(int argc, char** argv) {
           const uint16_t* base = w.data() + e * 3 * d * inter;
           const TensorView g{DType::kBF16, {inter, d}, base}, u{DType::kBF16, {inter, d}, base + d * inter};
           const TensorView dn{DType::kBF16, {d, inter}, base + 2 * d * inter};
+          if (rows >= gemm_from) {  // an expert with many tokens: SwiGlu::Forward
+            kernels::SwiGlu(x.data(), rows, d, g, u, h.data());
+            kernels::MatMul(h.data(), rows, inter, dn, nullptr, y.data());
+            continue;
+          }
           ThreadPool::Global().ParallelFor(inter / 16, 1, [&](int64_t b0, int64_t b1) {
             kernels::SwiGluCols(x.data(), rows, d, g, u, b0 * 16, b1 * 16, h.data());
           });
