@@ -66,9 +66,13 @@ void PackTile(const float* x, int64_t m, int64_t k, int64_t t, int64_t pairs, ui
 }
 
 // y[i0 + l, j0 + c] (+ bias) for rows l < NH * 16 of tile t, columns c < ncols.
+// The first row tile (t == 0) also prefetches the next group's kCols weight rows at the same k
+// (`next`, nullptr past the last group): its weights come from memory (an expert with 16-100
+// rows reads each once), and the +256 lookahead alone left each group's first 512 bytes per row
+// to demand misses, 14 rows at once.
 template <int NH>
 void Tile(const Packed& px, int64_t t, const uint16_t* w, int64_t k, int64_t j0, int ncols,
-          int64_t m, int64_t n, const float* bias, float* y) {
+          int64_t m, int64_t n, const float* bias, float* y, const uint16_t* next) {
   const uint16_t* wr[kCols];
   for (int c = 0; c < kCols; ++c) wr[c] = w + (j0 + std::min(c, ncols - 1)) * k;
   // Every loop over acc is fully unrolled so that it stays in registers.
@@ -79,9 +83,13 @@ void Tile(const Packed& px, int64_t t, const uint16_t* w, int64_t k, int64_t j0,
     for (int c = 0; c < kCols; ++c) acc[h][c] = _mm512_setzero_ps();
   const uint32_t* xt = px.data + t * px.pairs * kTileRows;
   for (int64_t q = 0; q < px.pairs; ++q) {
-    if ((q & 15) == 0)
+    if ((q & 15) == 0) {
       for (int c = 0; c < kCols; ++c)
         _mm_prefetch(reinterpret_cast<const char*>(wr[c] + 2 * q + 256), _MM_HINT_T0);
+      if (next)
+        for (int c = 0; c < kCols; ++c)
+          _mm_prefetch(reinterpret_cast<const char*>(next + c * k + 2 * q), _MM_HINT_T0);
+    }
     __m512bh xv[NH];
 #pragma GCC unroll 2
     for (int h = 0; h < NH; ++h)
@@ -144,11 +152,14 @@ void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView&
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t j0 = g * kCols;
       const int ncols = static_cast<int>(std::min<int64_t>(kCols, n - j0));
+      // The next group's rows (fewer past n: the last row repeated).
+      const uint16_t* next = j0 + kCols < n && n - j0 - kCols >= kCols ? wd + (j0 + kCols) * k : nullptr;
       for (int64_t t = 0; t < tiles; ++t) {
+        const uint16_t* pf = t == 0 ? next : nullptr;
         if (m - t * kTileRows > 16)
-          Tile<2>(px, t, wd, k, j0, ncols, m, n, bias, y);
+          Tile<2>(px, t, wd, k, j0, ncols, m, n, bias, y, pf);
         else
-          Tile<1>(px, t, wd, k, j0, ncols, m, n, bias, y);
+          Tile<1>(px, t, wd, k, j0, ncols, m, n, bias, y, pf);
       }
     }
   });
