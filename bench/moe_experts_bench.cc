@@ -1,10 +1,12 @@
-// The MoE expert pieces as MoeLayer runs them (below 16 rows as RunBatched does: SwiGluCols over
-// 16-column units, then MatMulCols of the down projection; from --gemm-from rows, 16 as in
-// MoeLayer::Forward, SwiGlu::Forward's SwiGlu and MatMul) over every routed expert of vl2-tiny's
-// 11 MoE layers (64 x 11 experts of 1280 x 896, bf16: 4.8 GB, so the weights come from memory, as in a
+// The MoE expert pieces as MoeLayer runs them over every routed expert of vl2-tiny's 11 MoE
+// layers (64 x 11 experts of 1280 x 896, bf16: 4.8 GB, so the weights come from memory, as in a
 // short prefill where each expert sees a few tokens), or over 2 experts repeated (in cache):
-// effective weight bandwidth and multiply-add rate per row count.
+// effective weight bandwidth and multiply-add rate per row count. Below --gemm-from rows as
+// RunBatched does (SwiGluCols over 16-column units, then MatMulCols of the down projection), from
+// there as SwiGlu::Forward (SwiGlu and MatMul per expert); by default the rows MoeLayer::Forward
+// switches at (16; 12 for bf16 at medium on AVX-512-BF16).
 //   ./build/bench/moe_experts_bench [--rows 1,4,8,12] [--matmul-precision high|medium] [--hot] [--gemm-from N]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -20,8 +22,9 @@ using namespace dsvl2;
 int main(int argc, char** argv) {
   std::vector<int64_t> rows_list = {1, 4, 8, 12};
   bool hot = false;
-  // From this many rows an expert runs alone as SwiGlu::Forward (MoeLayer::Forward's kMany).
-  int64_t gemm_from = 16;
+  // From this many rows an expert runs alone as SwiGlu::Forward (as MoeLayer::Forward decides;
+  // 0: that rule).
+  int64_t gemm_from = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
       rows_list.clear();
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (gemm_from == 0) gemm_from = std::min<int64_t>(16, kernels::GemmMinRows(kernels::Active(), DType::kBF16));
   const int64_t d = 1280, inter = 896, experts = hot ? 2 : 64 * 11, passes = hot ? 200 : 1;
   std::vector<uint16_t> w(static_cast<size_t>(experts * 3 * d * inter));
   for (size_t i = 0; i < w.size(); ++i) w[i] = F32ToBf16(static_cast<float>((i * 2654435761u) >> 20 & 1023) / 1024.0f - 0.5f);

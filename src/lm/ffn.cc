@@ -218,9 +218,13 @@ void MoeLayer::Forward(const Tensor& x, Tensor* y, std::vector<Routing>* routing
   // expert order, then the shared experts' output is added.
   // Block-quantized experts join the batch too (their inputs quantized once per job); an MLP with
   // one float and one quantized gate/up matrix takes the per-expert path.
+  // (Fewer where the kernels take their many-row form earlier: bf16 at medium precision on
+  // AVX-512-BF16, kernels::GemmMinRows.)
   constexpr int64_t kMany = 16;
+  const kernels::KernelTable& kt = kernels::Active();
   auto is_small = [&](int64_t ex, int64_t n) {
-    return n > 0 && n < kMany && Batchable(experts_[static_cast<size_t>(ex)]);
+    const SwiGlu& mlp = experts_[static_cast<size_t>(ex)];
+    return n > 0 && n < std::min(kMany, kernels::GemmMinRows(kt, mlp.gate().dtype)) && Batchable(mlp);
   };
   int64_t small_rows = 0, small_h = 0;
   for (int64_t ex = 0; ex < e; ++ex) {

@@ -63,8 +63,11 @@ void GemmAvx512Bf16(const float* x, int64_t m, int64_t k, const TensorView& w, c
 // rows, so they must stay in cache; larger products take the packed GEMM. On Zen 5 (2 vCPUs,
 // gemm_bench, 3 alternated rounds) it was 15-40% faster than the packed GEMM on every SigLIP and
 // prefill shape up to 1024 x 1280 and 512 x 6848 (docs/benchmarks/2026-12-02c); it was first used
-// for 16-128 rows only (Zen 4, docs/benchmarks/2026-12-02b).
-constexpr int64_t kBf16SmallMinRows = 16;
+// for 16-128 rows only (Zen 4, docs/benchmarks/2026-12-02b). From 12 rows on since 2026-12-03:
+// with the next weight group prefetched it overlaps cold weight reads better than the dot-rows
+// kernel (moe_experts_bench, 704 cold experts at 15 rows: 136-164 ms against 183-205 ms; equal at
+// 12 rows).
+constexpr int64_t kBf16SmallMinRows = 12;
 constexpr int64_t kBf16SmallMaxXBytes = int64_t{8} << 20;
 inline bool Bf16SmallFits(int64_t m, int64_t k) { return m * k * 2 <= kBf16SmallMaxXBytes; }
 void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
