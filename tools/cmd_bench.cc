@@ -182,10 +182,10 @@ void PrintText(const ordered_json& j) {
                 Fixed(j["vision"]["fraction_of_peak"], 3).c_str(), ref.c_str(),
                 Fixed(j["vision"]["fraction_of_best_isa_peak"], 3).c_str(), vbest.c_str());
   for (const auto& p : j["prefill"])
-    std::printf("prefill %5lld tokens  %9s tok/s  %8s GFLOP/s  %s of %s, %s of %s\n",
+    std::printf("prefill %5lld tokens  %9s tok/s  %8s GFLOP/s  %s of %s, %s of %s  (median of %zu)\n",
                 p["prompt_tokens"].get<long long>(), Fixed(p["tokens_per_s"], 1).c_str(),
                 Fixed(p["gflops"], 1).c_str(), Fixed(p["fraction_of_peak"], 3).c_str(), ref.c_str(),
-                Fixed(p["fraction_of_best_isa_peak"], 3).c_str(), pbest.c_str());
+                Fixed(p["fraction_of_best_isa_peak"], 3).c_str(), pbest.c_str(), p["run_seconds"].size());
   for (const auto& d : j["decode"])
     std::printf("decode batch %3d  %9s tok/s  roofline %9s tok/s  %s of roofline  (%s MB/step)\n",
                 d["batch"].get<int>(), Fixed(d["tokens_per_s"], 2).c_str(),
@@ -366,6 +366,7 @@ int RunBench(int argc, char** argv) {
     j["prefill"].push_back({{"prompt_tokens", p.prompt_tokens},
                             {"tokens_per_s", p.tokens_per_s},
                             {"seconds", p.seconds},
+                            {"run_seconds", p.runs},
                             {"gflop", p.gflop},
                             {"gflops", p.gflops},
                             {"fraction_of_peak", frac(p.gflops)},
