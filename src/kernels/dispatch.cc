@@ -29,7 +29,7 @@ const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTranspose
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
                               &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
                               &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512,
-                              &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512};
+                              &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512, &cpu::SwiGluManyAvx512};
 const KernelTable kAmxTable{Isa::kAmx, &cpu::MatMulAmx, &cpu::MatMulTransposedGeneric,
                            &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
                            &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512,

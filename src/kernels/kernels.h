@@ -120,6 +120,10 @@ struct KernelTable {
   // (kernels::SiluMul / GeluTanh; ref::SiluMul / GeluTanh are the scalar reference).
   void (*silu_mul)(const float* gate, const float* up, int64_t n, float* out) = nullptr;
   void (*gelu_tanh)(float* x, int64_t n) = nullptr;
+  // out = silu(x gate^T) * (x up^T) for many rows in one fused pass where the table has one for
+  // these weights and rows (returns false, doing nothing, otherwise); null: none.
+  bool (*swiglu_many)(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                      const TensorView& up, float* out) = nullptr;
 };
 
 // Numerics of products of bf16 weights with many input rows (prefill, vision) on kernels that have

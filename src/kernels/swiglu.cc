@@ -27,6 +27,7 @@ void SwiGluWith(const KernelTable& t, const float* x, int64_t m, int64_t k, cons
     return;
   }
   if (quantized || (m >= GemmMinRows(t, gate.dtype) && t.isa != Isa::kRef)) {
+    if (!quantized && t.swiglu_many && t.swiglu_many(x, m, k, gate, up, out)) return;
     // Many rows: two packed GEMMs (compute bound) and one element-wise pass.
     thread_local std::vector<float> u;
     u.resize(static_cast<size_t>(m * n));

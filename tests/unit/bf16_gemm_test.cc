@@ -172,6 +172,50 @@ TEST(Bf16Gemm, DotRowsColumnsAndSwiGluMatchTheProduct) {
     }
 }
 
+// The fused many-row SwiGLU of the transposed kernel against its two products: each output is the
+// same fixed sum whatever the output stride (bit for bit), then SiluMulAvx512's vector silu (padded
+// to whole vectors, as the kernel applies it masked per group); kernels::SwiGlu takes it at
+// medium from kBf16SmallMinRows rows, and not at high.
+TEST(Bf16Gemm, FusedSwiGluMatchesTheTwoProducts) {
+  const KernelTable* avx512 = Avx512Table();
+  if (!avx512 || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t n = 37;  // groups of 14, 14, 9 columns
+  for (int64_t k : {33, 320})
+    for (int64_t m : {cpu::kBf16SmallMinRows, int64_t{16}, int64_t{17}, int64_t{33}, int64_t{64}}) {
+      std::vector<uint16_t> wg(static_cast<size_t>(n * k)), wu(wg.size());
+      for (auto& v : wg) v = F32ToBf16(nd(rng));
+      for (auto& v : wu) v = F32ToBf16(nd(rng));
+      std::vector<float> x(static_cast<size_t>(m * k));
+      for (float& v : x) v = nd(rng);
+      const TensorView g{DType::kBF16, {n, k}, wg.data()}, u{DType::kBF16, {n, k}, wu.data()};
+      const size_t padded = static_cast<size_t>((m * n + 15) / 16 * 16);
+      std::vector<float> yg(padded, 0.0f), yu(padded, 0.0f), want(padded);
+      cpu::GemmAvx512Bf16Small(x.data(), m, k, g, nullptr, yg.data());
+      cpu::GemmAvx512Bf16Small(x.data(), m, k, u, nullptr, yu.data());
+      cpu::SiluMulAvx512(yg.data(), yu.data(), static_cast<int64_t>(padded), want.data());
+      want.resize(static_cast<size_t>(m * n));
+      std::vector<float> got(static_cast<size_t>(m * n), NAN);
+      cpu::SwiGluAvx512Bf16Small(x.data(), m, k, g, u, got.data());
+      ASSERT_EQ(got, want) << "m=" << m << " k=" << k;
+      // Through the kernel table: fused at medium, the two-GEMM path at high.
+      std::vector<float> viat(got.size(), NAN);
+      SetMatMulPrecision(MatMulPrecision::kMedium);
+      SwiGluWith(*avx512, x.data(), m, k, g, u, viat.data());
+      SetMatMulPrecision(MatMulPrecision::kHigh);
+      EXPECT_EQ(viat, want) << "m=" << m << " k=" << k;
+      ASSERT_FALSE(cpu::SwiGluManyAvx512(x.data(), m, k, g, u, viat.data())) << "high precision";
+    }
+  SetMatMulPrecision(MatMulPrecision::kMedium);
+  std::vector<float> x(static_cast<size_t>(11 * 64), 1.0f), out(11 * 8);
+  std::vector<uint16_t> w(8 * 64, F32ToBf16(0.5f));
+  const TensorView wv{DType::kBF16, {8, 64}, w.data()};
+  EXPECT_FALSE(cpu::SwiGluManyAvx512(x.data(), cpu::kBf16SmallMinRows - 1, 64, wv, wv, out.data()))
+      << "below kBf16SmallMinRows: the few-row path";
+  SetMatMulPrecision(MatMulPrecision::kHigh);
+}
+
 TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
   const KernelTable* avx512 = Avx512Table();
   if (!avx512 || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";

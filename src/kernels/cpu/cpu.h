@@ -72,6 +72,14 @@ constexpr int64_t kBf16SmallMaxXBytes = int64_t{8} << 20;
 inline bool Bf16SmallFits(int64_t m, int64_t k) { return m * k * 2 <= kBf16SmallMaxXBytes; }
 void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                          float* y);
+// out = silu(x gate^T) * (x up^T) in the same form: x packed once, each group of 14 columns of
+// gate then of up, SiLU per group (one parallel region instead of two products and a pass).
+void SwiGluAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                           const TensorView& up, float* out);
+// SwiGluAvx512Bf16Small where MatMulAvx512 would take GemmAvx512Bf16Small for both products
+// (bf16 at medium, kBf16SmallMinRows rows on, x within budget); false (nothing done) otherwise.
+bool SwiGluManyAvx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                      const TensorView& up, float* out);
 // And below kBf16SmallMinRows (cpu/matmul_bf16_rows_avx512.cc: dot products along k, so no lane
 // is idle for any row count): MatMulAvx512 from 2 rows, MatMulColsAvx512 and SwiGluColsAvx512 for
 // any rows but 1 (one row is decode's matvec, which is bound by memory and keeps f32 activations).

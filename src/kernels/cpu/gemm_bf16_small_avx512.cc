@@ -23,6 +23,7 @@
 #include "base/logging.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/exp_avx512.h"
 #include "kernels/cpu/gemm_avx512_parts.h"
 
 namespace dsvl2::kernels::cpu {
@@ -65,14 +66,14 @@ void PackTile(const float* x, int64_t m, int64_t k, int64_t t, int64_t pairs, ui
   }
 }
 
-// y[i0 + l, j0 + c] (+ bias) for rows l < NH * 16 of tile t, columns c < ncols.
-// The first row tile (t == 0) also prefetches the next group's kCols weight rows at the same k
+// y[i0 + l, j0 + c] (+ bias) for rows l < NH * 16 of tile t, columns c < ncols, stored at
+// yj[(i0 + l) * ld + c] (yj: column j0 of the output rows). The first row tile (t == 0) also prefetches the next group's kCols weight rows at the same k
 // (`next`, nullptr past the last group): its weights come from memory (an expert with 16-100
 // rows reads each once), and the +256 lookahead alone left each group's first 512 bytes per row
 // to demand misses, 14 rows at once.
 template <int NH>
 void Tile(const Packed& px, int64_t t, const uint16_t* w, int64_t k, int64_t j0, int ncols,
-          int64_t m, int64_t n, const float* bias, float* y, const uint16_t* next) {
+          int64_t m, int64_t ld, const float* bias, float* yj, const uint16_t* next) {
   const uint16_t* wr[kCols];
   for (int c = 0; c < kCols; ++c) wr[c] = w + (j0 + std::min(c, ncols - 1)) * k;
   // Every loop over acc is fully unrolled so that it stays in registers.
@@ -122,16 +123,14 @@ void Tile(const Packed& px, int64_t t, const uint16_t* w, int64_t k, int64_t j0,
     const int64_t i0 = t * kTileRows + 16 * h;
     const int rows = static_cast<int>(std::min<int64_t>(16, m - i0));
     for (int l = 0; l < rows; ++l)
-      _mm512_mask_storeu_ps(y + (i0 + l) * n + j0, cmask, _mm512_add_ps(r[l], bv));
+      _mm512_mask_storeu_ps(yj + (i0 + l) * ld, cmask, _mm512_add_ps(r[l], bv));
   }
 }
 
-}  // namespace
 
-void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& w,
-                         const float* bias, float* y) {
-  DSVL2_CHECK_MSG(w.dtype == DType::kBF16 && m >= 1 && k >= 1, "GemmAvx512Bf16Small: bf16 weights");
-  const int64_t n = w.dim(0), pairs = k / 2, tiles = (m + kTileRows - 1) / kTileRows;
+// Packs x into this thread's scratch (its tiles in parallel); the pool's threads read it.
+Packed PackX(const float* x, int64_t m, int64_t k) {
+  const int64_t pairs = k / 2, tiles = (m + kTileRows - 1) / kTileRows;
   // The caller's buffers, named through pointers: the pool's threads have their own thread_locals.
   thread_local std::vector<uint32_t> xbuf;
   thread_local std::vector<float> lbuf;
@@ -141,25 +140,67 @@ void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView&
     lbuf.resize(static_cast<size_t>(tiles * kTileRows));
   uint32_t* const xp = xbuf.data();
   float* const lp = lbuf.data();
-  ThreadPool& pool = ThreadPool::Global();
-  pool.ParallelFor(tiles, 1, [&](int64_t t0, int64_t t1) {
+  ThreadPool::Global().ParallelFor(tiles, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
       PackTile(x, m, k, t, pairs, xp + t * pairs * kTileRows, lp + t * kTileRows);
   });
-  const Packed px{xp, lp, pairs};
+  return {xp, lp, pairs};
+}
+
+// Every row tile of the group of weight rows [j0, j0 + ncols) of w, into yj (row stride ld).
+void Group(const Packed& px, int64_t m, int64_t k, const uint16_t* w, int64_t n, int64_t j0, int ncols,
+           const float* bias, float* yj, int64_t ld) {
+  const int64_t tiles = (m + kTileRows - 1) / kTileRows;
+  // The next group's rows (none past the last full group).
+  const uint16_t* next = n - j0 - kCols >= kCols ? w + (j0 + kCols) * k : nullptr;
+  for (int64_t t = 0; t < tiles; ++t) {
+    const uint16_t* pf = t == 0 ? next : nullptr;
+    if (m - t * kTileRows > 16)
+      Tile<2>(px, t, w, k, j0, ncols, m, ld, bias, yj, pf);
+    else
+      Tile<1>(px, t, w, k, j0, ncols, m, ld, bias, yj, pf);
+  }
+}
+
+}  // namespace
+
+void GemmAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& w,
+                         const float* bias, float* y) {
+  DSVL2_CHECK_MSG(w.dtype == DType::kBF16 && m >= 1 && k >= 1, "GemmAvx512Bf16Small: bf16 weights");
+  const int64_t n = w.dim(0);
+  const Packed px = PackX(x, m, k);
   const uint16_t* wd = static_cast<const uint16_t*>(w.data);
-  pool.ParallelFor((n + kCols - 1) / kCols, 1, [&](int64_t g0, int64_t g1) {
+  ThreadPool::Global().ParallelFor((n + kCols - 1) / kCols, 1, [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t j0 = g * kCols;
       const int ncols = static_cast<int>(std::min<int64_t>(kCols, n - j0));
-      // The next group's rows (fewer past n: the last row repeated).
-      const uint16_t* next = j0 + kCols < n && n - j0 - kCols >= kCols ? wd + (j0 + kCols) * k : nullptr;
-      for (int64_t t = 0; t < tiles; ++t) {
-        const uint16_t* pf = t == 0 ? next : nullptr;
-        if (m - t * kTileRows > 16)
-          Tile<2>(px, t, wd, k, j0, ncols, m, n, bias, y, pf);
-        else
-          Tile<1>(px, t, wd, k, j0, ncols, m, n, bias, y, pf);
+      Group(px, m, k, wd, n, j0, ncols, bias, y + j0, n);
+    }
+  });
+}
+
+void SwiGluAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                           const TensorView& up, float* out) {
+  DSVL2_CHECK_MSG(gate.dtype == DType::kBF16 && up.dtype == DType::kBF16 && m >= 1 && k >= 1,
+                  "SwiGluAvx512Bf16Small: bf16 weights");
+  const int64_t n = gate.dim(0);
+  const Packed px = PackX(x, m, k);
+  const uint16_t* g = static_cast<const uint16_t*>(gate.data);
+  const uint16_t* u = static_cast<const uint16_t*>(up.data);
+  ThreadPool::Global().ParallelFor((n + kCols - 1) / kCols, 1, [&](int64_t g0, int64_t g1) {
+    // up's outputs of one group, [m][16] (per pool thread).
+    thread_local std::vector<float> ubuf;
+    if (ubuf.size() < static_cast<size_t>(m * 16)) ubuf.resize(static_cast<size_t>(m * 16));
+    float* const ub = ubuf.data();
+    for (int64_t gi = g0; gi < g1; ++gi) {
+      const int64_t j0 = gi * kCols;
+      const int ncols = static_cast<int>(std::min<int64_t>(kCols, n - j0));
+      Group(px, m, k, g, n, j0, ncols, nullptr, out + j0, n);
+      Group(px, m, k, u, n, j0, ncols, nullptr, ub, 16);
+      const __mmask16 cmask = static_cast<__mmask16>((1u << ncols) - 1);
+      for (int64_t i = 0; i < m; ++i) {
+        float* o = out + i * n + j0;
+        _mm512_mask_storeu_ps(o, cmask, SiluTimes(_mm512_maskz_loadu_ps(cmask, o), _mm512_maskz_loadu_ps(cmask, ub + i * 16)));
       }
     }
   });

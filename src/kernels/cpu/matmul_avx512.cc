@@ -137,6 +137,15 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
   }
 }
 
+bool SwiGluManyAvx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                      const TensorView& up, float* out) {
+  if (gate.dtype != DType::kBF16 || up.dtype != DType::kBF16 || !Bf16Medium(DType::kBF16, m) ||
+      m < kBf16SmallMinRows || !Bf16SmallFits(m, k))
+    return false;
+  SwiGluAvx512Bf16Small(x, m, k, gate, up, out);
+  return true;
+}
+
 void MatMulColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
                       int64_t j1, float* y) {
   const int64_t n = w.dim(0);
