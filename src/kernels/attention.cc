@@ -29,6 +29,31 @@ T* Grow(std::vector<T>* v, int64_t n) {
   return v->data();
 }
 
+// The key or value element as the product's "weight" stores it: f32, or bf16 (nearest even).
+inline void Put(float v, float* out) { *out = v; }
+inline void Put(float v, uint16_t* out) { *out = F32ToBf16(v); }
+
+// K[keys, dk] (row j = key j) and V^T[dv, keys] gathered from the spans into contiguous scratch.
+template <typename T>
+T* GatherK(const KvSpan* spans, int num_spans, int64_t row_stride, int64_t keys, int64_t k_offset,
+           int dk, std::vector<T>* buf) {
+  T* k = Grow(buf, keys * dk);
+  ForEachKeyRow(spans, num_spans, row_stride, keys, [&](int64_t j, const float* row) {
+    for (int d = 0; d < dk; ++d) Put(row[k_offset + d], k + j * dk + d);
+  });
+  return k;
+}
+
+template <typename T>
+T* GatherVt(const KvSpan* spans, int num_spans, int64_t row_stride, int64_t keys, int64_t v_offset,
+            int dv, std::vector<T>* buf) {
+  T* vt = Grow(buf, static_cast<int64_t>(dv) * keys);
+  ForEachKeyRow(spans, num_spans, row_stride, keys, [&](int64_t j, const float* row) {
+    for (int d = 0; d < dv; ++d) Put(row[v_offset + d], vt + d * keys + j);
+  });
+  return vt;
+}
+
 // Rows per block of queries: bounds the score scratch and, with a causal mask, the work spent on
 // masked-out keys (each block multiplies against the keys its last row sees).
 int64_t BlockRows(int64_t m, int64_t n_keys, bool causal) {
@@ -64,20 +89,11 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
   thread_local std::vector<float> k_buf, vt_buf, q_buf, s_buf, o_buf;
   thread_local std::vector<uint16_t> k_buf16, vt_buf16;
   // K[k_all, dk], contiguous: the "weight" of S = Q K^T.
-  void* kmat;
-  if (bf16) {
-    uint16_t* k16 = Grow(&k_buf16, k_all * dk);
-    ForEachKeyRow(spans, num_spans, row_stride, k_all, [&](int64_t j, const float* row) {
-      for (int d = 0; d < dk; ++d) k16[j * dk + d] = F32ToBf16(row[k_offset + d]);
-    });
-    kmat = k16;
-  } else {
-    float* k32 = Grow(&k_buf, k_all * dk);
-    ForEachKeyRow(spans, num_spans, row_stride, k_all, [&](int64_t j, const float* row) {
-      std::copy(row + k_offset, row + k_offset + dk, k32 + j * dk);
-    });
-    kmat = k32;
-  }
+  const void* kmat;
+  if (bf16)
+    kmat = GatherK(spans, num_spans, row_stride, k_all, k_offset, dk, &k_buf16);
+  else
+    kmat = GatherK(spans, num_spans, row_stride, k_all, k_offset, dk, &k_buf);
   const int64_t block = BlockRows(m, k_all, causal);
   const auto softmax_row = Active().softmax_row;
   for (int64_t r0 = 0; r0 < m; r0 += block) {
@@ -95,22 +111,11 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
     float* sm = Grow(&s_buf, rows * kb);
     MatMul(qb, rows, dk, TensorView{kv_dtype, {kb, dk}, kmat}, nullptr, sm);
     // V^T[dv, kb]: the "weight" of O = P V.
-    void* vt;
-    if (bf16) {
-      uint16_t* v16 = Grow(&vt_buf16, static_cast<int64_t>(dv) * kb);
-      ForEachKeyRow(spans, num_spans, row_stride, kb, [&](int64_t j, const float* row) {
-        const float* v = row + v_offset;
-        for (int d = 0; d < dv; ++d) v16[d * kb + j] = F32ToBf16(v[d]);
-      });
-      vt = v16;
-    } else {
-      float* v32 = Grow(&vt_buf, static_cast<int64_t>(dv) * kb);
-      ForEachKeyRow(spans, num_spans, row_stride, kb, [&](int64_t j, const float* row) {
-        const float* v = row + v_offset;
-        for (int d = 0; d < dv; ++d) v32[d * kb + j] = v[d];
-      });
-      vt = v32;
-    }
+    const void* vt;
+    if (bf16)
+      vt = GatherVt(spans, num_spans, row_stride, kb, v_offset, dv, &vt_buf16);
+    else
+      vt = GatherVt(spans, num_spans, row_stride, kb, v_offset, dv, &vt_buf);
     // P = softmax(scale * S) over each row's visible keys, zero beyond them.
     ThreadPool::Global().ParallelFor(rows, 8, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {

@@ -127,6 +127,14 @@ TEST(Bf16Gemm, PairsLineUpExactly) {
   }
 }
 
+// n bf16 weights drawn from nd (the same draws, in order, as a loop over F32ToBf16(nd(rng))).
+std::vector<uint16_t> RandomBf16(int64_t n, std::mt19937& rng,
+                                 std::normal_distribution<float>& nd) {
+  std::vector<uint16_t> w(static_cast<size_t>(n));
+  for (auto& v : w) v = F32ToBf16(nd(rng));
+  return w;
+}
+
 // The dot-rows kernel's column-range and SwiGLU forms (the pieces MoeLayer::RunBatched hands out)
 // against its whole product, which the tests above hold to the double product: each output is
 // one fixed sum whatever the tile shape, so they agree bit for bit (SwiGLU: with SiluMulAvx512's
@@ -139,9 +147,7 @@ TEST(Bf16Gemm, DotRowsColumnsAndSwiGluMatchTheProduct) {
   const int64_t n = 37;
   for (int64_t k : {33, 1280})
     for (int64_t m : {2, 3, 5, 15, 16, 40}) {
-      std::vector<uint16_t> wg(static_cast<size_t>(n * k)), wu(wg.size());
-      for (auto& v : wg) v = F32ToBf16(nd(rng));
-      for (auto& v : wu) v = F32ToBf16(nd(rng));
+      const std::vector<uint16_t> wg = RandomBf16(n * k, rng, nd), wu = RandomBf16(n * k, rng, nd);
       std::vector<float> x(static_cast<size_t>(m * k));
       for (float& v : x) v = nd(rng);
       const TensorView g{DType::kBF16, {n, k}, wg.data()}, u{DType::kBF16, {n, k}, wu.data()};
@@ -184,9 +190,7 @@ TEST(Bf16Gemm, FusedSwiGluMatchesTheTwoProducts) {
   const int64_t n = 37;  // groups of 14, 14, 9 columns
   for (int64_t k : {33, 320})
     for (int64_t m : {cpu::kBf16SmallMinRows, int64_t{16}, int64_t{17}, int64_t{33}, int64_t{64}}) {
-      std::vector<uint16_t> wg(static_cast<size_t>(n * k)), wu(wg.size());
-      for (auto& v : wg) v = F32ToBf16(nd(rng));
-      for (auto& v : wu) v = F32ToBf16(nd(rng));
+      const std::vector<uint16_t> wg = RandomBf16(n * k, rng, nd), wu = RandomBf16(n * k, rng, nd);
       std::vector<float> x(static_cast<size_t>(m * k));
       for (float& v : x) v = nd(rng);
       const TensorView g{DType::kBF16, {n, k}, wg.data()}, u{DType::kBF16, {n, k}, wu.data()};

@@ -6,6 +6,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace dsvl2::kernels::cpu {
 
 // Inputs are clamped to [-87, 88]: below, a tiny normal value (never a denormal) instead of 0;
@@ -43,6 +45,19 @@ inline void StoreSiluTimes(const float (&g)[NJ][NI], const float (&u)[NJ][NI], f
   _mm512_store_ps(r, SiluTimes(_mm512_maskz_loadu_ps(kLive, &g[0][0]), _mm512_maskz_loadu_ps(kLive, &u[0][0])));
   for (int a = 0; a < NJ; ++a)
     for (int b = 0; b < NI; ++b) out[b * ld + a] = r[a * NI + b];
+}
+
+// out[i * ldo + c] = silu(out[i * ldo + c]) * up[i * ldu + c] for rows i < m, columns c < w: whole
+// vectors, the last one masked, so every element takes the same vector expression.
+inline void SiluTimesRows(float* out, int64_t ldo, const float* up, int64_t ldu, int64_t m,
+                          int64_t w) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < w; c += 16) {
+      const __mmask16 mask = static_cast<__mmask16>(w - c >= 16 ? 0xffff : (1u << (w - c)) - 1);
+      float* o = out + i * ldo + c;
+      const __m512 u = _mm512_maskz_loadu_ps(mask, up + i * ldu + c);
+      _mm512_mask_storeu_ps(o, mask, SiluTimes(_mm512_maskz_loadu_ps(mask, o), u));
+    }
 }
 
 }  // namespace dsvl2::kernels::cpu

@@ -67,10 +67,10 @@ void PackTile(const float* x, int64_t m, int64_t k, int64_t t, int64_t pairs, ui
 }
 
 // y[i0 + l, j0 + c] (+ bias) for rows l < NH * 16 of tile t, columns c < ncols, stored at
-// yj[(i0 + l) * ld + c] (yj: column j0 of the output rows). The first row tile (t == 0) also prefetches the next group's kCols weight rows at the same k
-// (`next`, nullptr past the last group): its weights come from memory (an expert with 16-100
-// rows reads each once), and the +256 lookahead alone left each group's first 512 bytes per row
-// to demand misses, 14 rows at once.
+// yj[(i0 + l) * ld + c] (yj: column j0 of the output rows). The first row tile (t == 0) also
+// prefetches the next group's kCols weight rows at the same k (`next`, nullptr past the last
+// group): its weights come from memory (an expert with 16-100 rows reads each once), and the +256
+// lookahead alone left each group's first 512 bytes per row to demand misses, 14 rows at once.
 template <int NH>
 void Tile(const Packed& px, int64_t t, const uint16_t* w, int64_t k, int64_t j0, int ncols,
           int64_t m, int64_t ld, const float* bias, float* yj, const uint16_t* next) {
@@ -197,11 +197,7 @@ void SwiGluAvx512Bf16Small(const float* x, int64_t m, int64_t k, const TensorVie
       const int ncols = static_cast<int>(std::min<int64_t>(kCols, n - j0));
       Group(px, m, k, g, n, j0, ncols, nullptr, out + j0, n);
       Group(px, m, k, u, n, j0, ncols, nullptr, ub, 16);
-      const __mmask16 cmask = static_cast<__mmask16>((1u << ncols) - 1);
-      for (int64_t i = 0; i < m; ++i) {
-        float* o = out + i * n + j0;
-        _mm512_mask_storeu_ps(o, cmask, SiluTimes(_mm512_maskz_loadu_ps(cmask, o), _mm512_maskz_loadu_ps(cmask, ub + i * 16)));
-      }
+      SiluTimesRows(out + j0, n, ub, 16, m, ncols);
     }
   });
 }

@@ -259,17 +259,10 @@ void SwiGluColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const Tensor
   OverColumns<4>(m, k, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
     SwiGluTile<nj(), ni()>(xb, i, ti, ah, k, g, u, j, n, out, ub, j0, w);
   });
-  // silu(gate) * up over the call's columns, whole vectors (a masked last one), after all tiles:
+  // silu(gate) * up over the call's columns after all tiles:
   // as a per-tile epilogue its exp and division (one dependent chain of ~100 cycles per 12
   // outputs) had taken ~15% of the tiles' time.
-  for (int64_t i = 0; i < m; ++i) {
-    float* o = out + i * n + j0;
-    const float* ur = ub + i * w;
-    for (int64_t c = 0; c < w; c += 16) {
-      const __mmask16 mask = static_cast<__mmask16>(w - c >= 16 ? 0xffff : (1u << (w - c)) - 1);
-      _mm512_mask_storeu_ps(o + c, mask, SiluTimes(_mm512_maskz_loadu_ps(mask, o + c), _mm512_maskz_loadu_ps(mask, ur + c)));
-    }
-  }
+  SiluTimesRows(out + j0, n, ub, w, m, w);
 }
 
 }  // namespace dsvl2::kernels::cpu
