@@ -41,7 +41,7 @@ TEST(Kernels, MatMulMatchesReference) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (const KernelTable* table : AllSupported()) {
     for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
-      for (int64_t m : {1, 2, 3, 5, 17}) {
+      for (int64_t m : {1, 2, 3, 4, 5, 6, 17, 31}) {
         for (int64_t k : {1, 7, 8, 9, 33, 100, 257}) {
           for (int64_t n : {1, 3, 4, 5, 13, 64}) {
             Weights w = MakeWeights(dt, n, k, rng);

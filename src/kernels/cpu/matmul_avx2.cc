@@ -1,6 +1,7 @@
-// AVX2+FMA matrix product. Weights are converted from bf16/f16/f32 on the fly (8 lanes); the
-// micro-kernel computes 4 output columns × 2 input rows at once; work is split over output
-// columns on the global thread pool.
+// AVX2+FMA matrix product. bf16 weights take the few-row kernel of matmul_bf16_rows_avx2.cc below
+// kGemmMinRowsAvx2Bf16 rows and the packed GEMM from there on. f32/f16 weights below kGemmMinRows:
+// converted on the fly (8 lanes), the micro-kernel computes 4 output columns × 2 input rows at
+// once; work is split over output columns on the global thread pool.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -82,12 +83,13 @@ void Run(const float* x, int64_t m, int64_t k, const TensorView& wv, const float
 
 void MatMulAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                 float* y) {
+  if (w.dtype == DType::kBF16)
+    return m >= kGemmMinRowsAvx2Bf16 ? GemmAvx2(x, m, k, w, bias, y)
+                                     : MatMulBf16RowsAvx2(x, m, k, w, bias, y);
   if (m >= kGemmMinRows && IsFloatDType(w.dtype)) return GemmAvx2(x, m, k, w, bias, y);
   switch (w.dtype) {
     case DType::kF32:
       return Run<DType::kF32>(x, m, k, w, bias, y);
-    case DType::kBF16:
-      return Run<DType::kBF16>(x, m, k, w, bias, y);
     case DType::kF16:
       return Run<DType::kF16>(x, m, k, w, bias, y);
     default:
@@ -98,11 +100,10 @@ void MatMulAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const
 void MatMulColsAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
                     int64_t j1, float* y) {
   const int64_t n = w.dim(0);
+  if (w.dtype == DType::kBF16) return MatMulColsBf16RowsAvx2(x, m, k, w, j0, j1, y);
   switch (w.dtype) {
     case DType::kF32:
       return TileCols<Tiles<DType::kF32>>(x, m, k, w.data, n, nullptr, y, j0, j1);
-    case DType::kBF16:
-      return TileCols<Tiles<DType::kBF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
     case DType::kF16:
       return TileCols<Tiles<DType::kF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
     default:
@@ -114,11 +115,10 @@ void SwiGluColsAvx2(const float* x, int64_t m, int64_t k, const TensorView& gate
                     const TensorView& up, int64_t j0, int64_t j1, float* out) {
   const int64_t n = gate.dim(0);
   if (gate.dtype != up.dtype) return SwiGluColsGeneric(x, m, k, gate, up, j0, j1, out);
+  if (gate.dtype == DType::kBF16) return SwiGluColsBf16RowsAvx2(x, m, k, gate, up, j0, j1, out);
   switch (gate.dtype) {
     case DType::kF32:
       return SwiTileCols<Tiles<DType::kF32>>(x, m, k, gate.data, up.data, n, out, j0, j1);
-    case DType::kBF16:
-      return SwiTileCols<Tiles<DType::kBF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
     case DType::kF16:
       return SwiTileCols<Tiles<DType::kF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
     default:
