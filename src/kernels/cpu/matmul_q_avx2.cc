@@ -27,6 +27,48 @@ namespace {
 constexpr int kMaxTileRows = 4;
 typedef int32_t __attribute__((may_alias, aligned(1))) Int32Alias;
 
+// The q8_0 integer sums of one block for a tile of 4 rows, in assembly: for each of the 8 chunks,
+// one load and |w| of the chunk, then per row broadcast, sign, vpmaddubsw, vpmaddwd, add into that
+// row's sum. (The same sequence as intrinsics in HalfTile, where GCC re-associated the 8 chunk
+// sums of each row into a tree and kept the partial sums on the stack: a store and a load per
+// chunk and row, ~2 cycles per row and chunk instead of ~1.3, docs/benchmarks/2026-12-03b.)
+// x: the 4 rows' 32-byte records of this block, consecutive; q: the half panel's first chunk.
+inline void Q8BlockSums4(const uint8_t* q, const int8_t* x, __m256i ones, __m256i& d0, __m256i& d1,
+                         __m256i& d2, __m256i& d3) {
+  __m256i wc, aw, t;
+  __asm__(
+      ".irp c,0,1,2,3,4,5,6,7\n"
+      "vmovdqu 64*\\c(%[q]), %[wc]\n"
+      "vpabsb %[wc], %[aw]\n"
+      "vpbroadcastd 4*\\c(%[x]), %[t]\n"
+      "vpsignb %[wc], %[t], %[t]\n"
+      "vpmaddubsw %[t], %[aw], %[t]\n"
+      "vpmaddwd %[ones], %[t], %[t]\n"
+      "vpaddd %[t], %[d0], %[d0]\n"
+      "vpbroadcastd 32+4*\\c(%[x]), %[t]\n"
+      "vpsignb %[wc], %[t], %[t]\n"
+      "vpmaddubsw %[t], %[aw], %[t]\n"
+      "vpmaddwd %[ones], %[t], %[t]\n"
+      "vpaddd %[t], %[d1], %[d1]\n"
+      "vpbroadcastd 64+4*\\c(%[x]), %[t]\n"
+      "vpsignb %[wc], %[t], %[t]\n"
+      "vpmaddubsw %[t], %[aw], %[t]\n"
+      "vpmaddwd %[ones], %[t], %[t]\n"
+      "vpaddd %[t], %[d2], %[d2]\n"
+      "vpbroadcastd 96+4*\\c(%[x]), %[t]\n"
+      "vpsignb %[wc], %[t], %[t]\n"
+      "vpmaddubsw %[t], %[aw], %[t]\n"
+      "vpmaddwd %[ones], %[t], %[t]\n"
+      "vpaddd %[t], %[d3], %[d3]\n"
+      ".endr\n"
+      : [d0] "+x"(d0), [d1] "+x"(d1), [d2] "+x"(d2), [d3] "+x"(d3), [wc] "=&x"(wc), [aw] "=&x"(aw),
+        [t] "=&x"(t)
+      : [q] "r"(q), [x] "r"(x), [ones] "x"(ones),
+        // what the assembly reads: 8 chunks 64 bytes apart, 4 records of 32 bytes
+        "m"(*reinterpret_cast<const uint8_t(*)[64 * 7 + 32]>(q)),
+        "m"(*reinterpret_cast<const int8_t(*)[128]>(x)));
+}
+
 // acc[ii] (8 columns: rows 8h..8h+7 of the panel) += input rows [i0, i0+NI) over all blocks.
 // Chunk-outer: each 32-byte weight chunk is loaded (and, for q8, its |w| taken) once and used by
 // every row of the tile, whose integer block sums stay in registers (NI s32/s16 sums + NI f32
@@ -65,6 +107,8 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
       }
       for (int ii = 0; ii < NI; ++ii)
         d[ii] = _mm256_add_epi32(_mm256_madd_epi16(d[ii], ones), _mm256_set1_epi32(xz[ii]));
+    } else if constexpr (NI == 4) {
+      Q8BlockSums4(q, xq, ones, d[0], d[1], d[2], d[3]);
     } else {
       for (int c = 0; c < 8; ++c) {
         const __m256i wc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * c));
@@ -78,8 +122,8 @@ inline void HalfTile(const QuantActs& a, int64_t i0, const uint8_t* panel, int64
     const __m256 dw =
         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
     for (int ii = 0; ii < NI; ++ii)
-      acc[ii] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d[ii]), _mm256_mul_ps(dw, _mm256_set1_ps(xs[ii])),
-                                acc[ii]);
+      acc[ii] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d[ii]),
+                                _mm256_mul_ps(dw, _mm256_set1_ps(xs[ii])), acc[ii]);
   }
 }
 
