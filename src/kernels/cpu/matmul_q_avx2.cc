@@ -31,7 +31,8 @@ typedef int32_t __attribute__((may_alias, aligned(1))) Int32Alias;
 // one load and |w| of the chunk, then per row broadcast, sign, vpmaddubsw, vpmaddwd, add into that
 // row's sum. (The same sequence as intrinsics in HalfTile, where GCC re-associated the 8 chunk
 // sums of each row into a tree and kept the partial sums on the stack: a store and a load per
-// chunk and row, ~2 cycles per row and chunk instead of ~1.3, docs/benchmarks/2026-12-03b.)
+// chunk and row. quant_matmul_bench on Zen 3, 3 alternated rounds: 4 rows 5-25% less time, 16
+// rows within the noise; docs/benchmarks/2026-12-03b.)
 // x: the 4 rows' 32-byte records of this block, consecutive; q: the half panel's first chunk.
 inline void Q8BlockSums4(const uint8_t* q, const int8_t* x, __m256i ones, __m256i& d0, __m256i& d1,
                          __m256i& d2, __m256i& d3) {
