@@ -1,6 +1,6 @@
-// AVX2+FMA products for bf16 weights and 2..kGemmMinRows-1 input rows at full precision (f32
-// activations, bf16 weights widened exactly, f32 sums): the few-row form for CPUs without
-// AVX-512 (the experts of a 128-token prefill see ~12 tokens each; batched decode).
+// AVX2+FMA products for bf16 weights and 1..kGemmMinRowsAvx2Bf16-1 input rows at full precision
+// (f32 activations, bf16 weights widened exactly, f32 sums): the few-row form for CPUs without
+// AVX-512 (decode's matvec; batched decode; the experts of a 128-token prefill see ~12 tokens each).
 //
 // Why not the 4-column x 2-row tiles of matmul_avx2.cc: widening a bf16 vector to f32 takes two
 // vector ops (zero-extend, shift), and with 2 input rows each widened vector fed only 2 FMAs, so
@@ -10,12 +10,13 @@
 // feeds NI = 3 rows; the input rows are permuted once per call to match, every 16 elements of k
 // stored as [x0 x2 .. x14 | x1 x3 .. x15]. The sums are the same dot products in another order.
 //
-// Register tile: NJ weight rows x NI input rows (4 x 3 for a product, 2 matrices x 2 x 3 for
-// SwiGLU: 12 accumulators, 3 rows of x and one weight vector: AVX2's 16 registers); the NJ
-// weight rows stay in L1 while the row tiles pass over them. A k % 16 tail goes through a zero
-// padded copy (weights) and zero padded rows (x). The next column block's weight rows are
-// prefetched while this one computes (the matmul_bf16_rows_avx512.cc scheme: an expert's
-// weights come from memory once per prefill, in rows too short for the hardware prefetcher).
+// Register tile: kNj = 3 weight rows x 3 input rows (9 accumulators, 3 rows of x, one weight
+// vector and the odd-half mask: no spills; a 4 x 3 tile needed 17 registers and spilled). The
+// weight rows stay in L1 while the row tiles pass over them. SwiGLU runs the gate product, then the
+// up product over the call's columns, then silu(gate) * up in one pass. A k % 16 tail goes through
+// a zero padded copy (weights) and zero padded rows (x). The next column block's weight rows are
+// prefetched while this one computes (the matmul_bf16_rows_avx512.cc scheme: an expert's weights
+// come from memory once per prefill, in rows too short for the hardware prefetcher).
 #include <immintrin.h>
 
 #include <algorithm>
