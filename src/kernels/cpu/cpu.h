@@ -47,10 +47,9 @@ void GemmAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const f
 // (cpu/matmul_bf16_rows_avx2.cc: 16 weights widened by a shift and an and, each feeding 3 rows;
 // the x rows permuted once per call to match; the next weight rows prefetched). f32 activations.
 // On the Zen 3 of docs/benchmarks/2026-12-03b (AVX2 only, moe_experts_bench, 704 cold vl2-tiny
-// experts, 2 alternated rounds) against the 4 x 2 tiles of matmul_avx2.cc: 1 row 293-312 ms
-// against 340-373, 4 rows 323-327 / 504-554, 12 rows 450-521 / 924-1252, 24 rows 855-1005 /
-// 1405-1793; against the packed GEMM: 32 rows 1139-1179 / 1450-1455, 48 rows 1629-2027 /
-// 1736-1878 (even), 64 rows even. Hence the GEMM from 48 rows for bf16 on AVX2.
+// experts, two sets of 2 alternated rounds) against the 4 x 2 tiles of matmul_avx2.cc: 1.1-1.3x
+// at 1 row, 1.3-2.4x at 4-24 rows; against the packed GEMM: 32 rows 1139-1179 ms / 1450-1455,
+// 48 rows 1629-2027 / 1736-1878 (even), 64 rows even. Hence the GEMM from 48 rows for bf16 on AVX2.
 constexpr int64_t kGemmMinRowsAvx2Bf16 = 48;
 void MatMulBf16RowsAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                         float* y);

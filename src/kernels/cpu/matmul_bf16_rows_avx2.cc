@@ -1,6 +1,7 @@
 // AVX2+FMA products for bf16 weights and 1..kGemmMinRowsAvx2Bf16-1 input rows at full precision
 // (f32 activations, bf16 weights widened exactly, f32 sums): the few-row form for CPUs without
-// AVX-512 (decode's matvec; batched decode; the experts of a 128-token prefill see ~12 tokens each).
+// AVX-512 (decode's matvec; batched decode; the experts of a 128-token prefill see ~12 tokens
+// each).
 //
 // Why not the 4-column x 2-row tiles of matmul_avx2.cc: widening a bf16 vector to f32 takes two
 // vector ops (zero-extend, shift), and with 2 input rows each widened vector fed only 2 FMAs, so
@@ -27,6 +28,7 @@
 #include "base/logging.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/dot_rows_plan.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
@@ -147,7 +149,7 @@ inline void Dots(const float* x, int64_t kp, int64_t k, const uint16_t* w, const
   }
 }
 
-// Dots with the prefetch row count L (0..NJ) chosen at run time.
+// Dots with the prefetch row count L (0..NJ, PlanAhead) chosen at run time.
 template <int NJ, int NI>
 inline void DotsAhead(const float* x, int64_t kp, int64_t k, const uint16_t* w, const uint16_t* pf,
                       int lines, float sums[NJ][NI]) {
@@ -166,23 +168,8 @@ inline void DotsAhead(const float* x, int64_t kp, int64_t k, const uint16_t* w, 
   DSVL2_CHECK_MSG(false, "DotsAhead: prefetch rows");
 }
 
-// What a row tile prefetches: row tile ti takes `lines` of the next block's NJ weight rows (from
-// row ti * lines on, none once that is past NJ), one cache line per row and step along k.
 constexpr int kNj = 3;  // weight rows per tile (3 x 3 accumulators, 3 rows of x, a weight vector
                         // and the odd-half mask: 14 of AVX2's 16 registers)
-
-struct Ahead {
-  int lines;
-  int nj;
-  int Lines(int64_t ti) const { return ti * lines >= nj ? 0 : lines; }
-  int64_t First(int64_t ti) const { return ti * lines; }
-};
-
-inline Ahead PlanAhead(int nj, int64_t m) {
-  const int64_t tiles = (m + 2) / 3;
-  const int lines = static_cast<int>((nj + tiles - 1) / tiles);  // ceil(nj / tiles) <= nj
-  return {lines, nj};
-}
 
 // y[i, j - c0] (+ bias[j]) for columns [j0, j0 + NJ), rows [i0, i0 + NI) (row stride ldy), the
 // ti-th row tile.
@@ -196,32 +183,6 @@ void ProductTile(const Rows& x, int64_t i0, int64_t ti, const Ahead& ah, int64_t
   for (int a = 0; a < NJ; ++a)
     for (int b = 0; b < NI; ++b)
       y[(i0 + b) * ldy + j0 - c0 + a] = s[a][b] + (bias ? bias[j0 + a] : 0.0f);
-}
-
-// Rows of m in tiles of 3, then a 2- or 1-row tile: tile(rows, i0, tile index).
-template <typename F>
-inline void OverRows(int64_t m, F&& tile) {
-  using std::integral_constant;
-  int64_t i = 0;
-  for (; i + 3 <= m; i += 3) tile(integral_constant<int, 3>{}, i, i / 3);
-  if (m - i == 2) tile(integral_constant<int, 2>{}, i, i / 3);
-  if (m - i == 1) tile(integral_constant<int, 1>{}, i, i / 3);
-}
-
-// Columns [j0, j1) in blocks of kNj weight rows, then single rows.
-template <int kNj, typename F>
-void OverColumns(int64_t m, int64_t j0, int64_t j1, F&& tile) {
-  using std::integral_constant;
-  const Ahead ah = PlanAhead(kNj, m), ah1 = PlanAhead(1, m);
-  int64_t j = j0;
-  for (; j + kNj <= j1; j += kNj)
-    OverRows(m, [&](auto ni, int64_t i, int64_t ti) {
-      tile(integral_constant<int, kNj>{}, ni, i, ti, ah, j);
-    });
-  for (; j < j1; ++j)
-    OverRows(m, [&](auto ni, int64_t i, int64_t ti) {
-      tile(integral_constant<int, 1>{}, ni, i, ti, ah1, j);
-    });
 }
 
 // Columns [j0, j1) of y (y[i, j - c0], row stride ldy).

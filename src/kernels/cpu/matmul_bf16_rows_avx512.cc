@@ -25,6 +25,7 @@
 #include "base/logging.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/dot_rows_plan.h"
 #include "kernels/cpu/exp_avx512.h"
 
 namespace dsvl2::kernels::cpu {
@@ -81,7 +82,7 @@ inline __m128 Sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
 // sums[v][a][b] = dot(x row b, row a of ws[v]) over k, for NW matrices, NJ weight rows (ws[v]
 // already offset to the first) and NI bf16 input rows (x already offset, row stride kp). Each
 // full step along k also prefetches, at the same k, L weight rows from pf[v] on (row stride k;
-// see OverColumns). The steps are unmasked; a k % 32 tail is one masked step.
+// see OverColumns, cpu/dot_rows_plan.h). The steps are unmasked; a k % 32 tail is one masked step.
 template <int NW, int NJ, int NI, int L>
 inline void Dots(const uint16_t* x, int64_t kp, int64_t k, const uint16_t* const* ws, const uint16_t* const* pf,
                  float sums[NW][NJ][NI]) {
@@ -142,29 +143,6 @@ inline void DotsAhead(const uint16_t* x, int64_t kp, int64_t k, const uint16_t* 
   DSVL2_CHECK_MSG(false, "DotsAhead: prefetch rows");
 }
 
-// What a row tile prefetches: the weight rows of the next column block (the next NJ rows,
-// contiguous after this block's) come from memory (an expert's weights are read once per
-// prefill; the rows are too short for the hardware prefetcher to follow), so they are prefetched
-// while this block computes: row tile ti takes `lines` of them (from row first = ti * lines on,
-// none once first >= NJ), one cache line per row and step along k, so every tile's prefetches are
-// fixed-pattern loads beside its weight loads. (Without prefetching, 64 x 11 vl2-tiny experts
-// (4.8 GB, cold) at 8 / 12 rows ran 205-220 / 242-282 ms instead of 169-175 / 197-212 ms, 2
-// threads, Zen 5; an earlier version computed the prefetch address per step, which cost a third
-// of the kernel's time in scalar code.)
-struct Ahead {
-  int lines;  // rows per row tile: ceil(NJ / tiles) rounded up to a power of two
-  int nj;
-  int Lines(int64_t ti) const { return ti * lines >= nj ? 0 : lines; }
-  int64_t First(int64_t ti) const { return ti * lines; }
-};
-
-inline Ahead PlanAhead(int nj, int64_t m) {
-  const int64_t tiles = (m + 2) / 3;
-  int lines = 1;
-  while (lines * tiles < nj) lines *= 2;
-  return {std::min(lines, nj), nj};
-}
-
 // y[i, j] (+ bias[j]) for columns [j0, j0 + NJ), rows [i0, i0 + NI), the ti-th row tile.
 template <int NJ, int NI>
 void ProductTile(const Rows& x, int64_t i0, int64_t ti, const Ahead& ah, int64_t k, const uint16_t* w,
@@ -194,33 +172,9 @@ void SwiGluTile(const Rows& x, int64_t i0, int64_t ti, const Ahead& ah, int64_t 
     }
 }
 
-// Rows of m in tiles of 3, then a 2- or 1-row tile: tile(rows, i0, tile index) with compile-time
-// rows.
-template <typename F>
-inline void OverRows(int64_t m, F&& tile) {
-  using std::integral_constant;
-  int64_t i = 0;
-  for (; i + 3 <= m; i += 3) tile(integral_constant<int, 3>{}, i, i / 3);
-  if (m - i == 2) tile(integral_constant<int, 2>{}, i, i / 3);
-  if (m - i == 1) tile(integral_constant<int, 1>{}, i, i / 3);
-}
-
-// Columns [j0, j1) in blocks of kNj weight rows, then single rows: tile(NJ, NI, i0, row tile
-// index, prefetch plan, j) with compile-time NJ and NI.
-template <int kNj, typename F>
-void OverColumns(int64_t m, int64_t k, int64_t j0, int64_t j1, F&& tile) {
-  using std::integral_constant;
-  const Ahead ah = PlanAhead(kNj, m), ah1 = PlanAhead(1, m);
-  int64_t j = j0;
-  for (; j + kNj <= j1; j += kNj)
-    OverRows(m, [&](auto ni, int64_t i, int64_t ti) { tile(integral_constant<int, kNj>{}, ni, i, ti, ah, j); });
-  for (; j < j1; ++j)
-    OverRows(m, [&](auto ni, int64_t i, int64_t ti) { tile(integral_constant<int, 1>{}, ni, i, ti, ah1, j); });
-}
-
 void ProductCols(const Rows& x, int64_t m, int64_t k, const uint16_t* w, int64_t n,
                  const float* bias, float* y, int64_t j0, int64_t j1) {
-  OverColumns<8>(m, k, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
+  OverColumns<8>(m, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
     ProductTile<nj(), ni()>(x, i, ti, ah, k, w, j, n, bias, y);
   });
 }
@@ -256,7 +210,7 @@ void SwiGluColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const Tensor
   thread_local std::vector<float> ubuf;
   if (ubuf.size() < static_cast<size_t>(m * w)) ubuf.resize(static_cast<size_t>(m * w));
   float* const ub = ubuf.data();
-  OverColumns<4>(m, k, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
+  OverColumns<4>(m, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
     SwiGluTile<nj(), ni()>(xb, i, ti, ah, k, g, u, j, n, out, ub, j0, w);
   });
   // silu(gate) * up over the call's columns after all tiles:
