@@ -134,6 +134,7 @@ int64_t GemmMinRows(const KernelTable& t, DType w) {
       cpu::Avx512Bf16Usable())
     return cpu::kBf16SmallMinRows;
   if (t.isa == Isa::kAvx2 && w == DType::kBF16) return cpu::kGemmMinRowsAvx2Bf16;
+  if (t.isa == Isa::kAvx512 && w == DType::kBF16) return cpu::kGemmMinRowsAvx512Bf16;
   return cpu::kGemmMinRows;
 }
 

@@ -233,7 +233,7 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
   for (DType dt : {DType::kBF16, DType::kF16, DType::kF32}) {
     for (int64_t m :
          {int64_t{1}, cpu::kBf16RowsMinRows, cpu::kBf16SmallMinRows - 1, cpu::kBf16SmallMinRows,
-          cpu::kGemmMinRows,
+          cpu::kGemmMinRows, cpu::kGemmMinRowsAvx512Bf16 - 1, cpu::kGemmMinRowsAvx512Bf16,
           int64_t{300}, kSmallMaxRows, kSmallMaxRows + 1}) {
       std::vector<float> wf(static_cast<size_t>(n * k)), x(static_cast<size_t>(m * k));
       for (float& v : wf) v = nd(rng);
@@ -278,9 +278,14 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
                                                           : &cpu::GemmAvx512Bf16;
         EXPECT_EQ(medium, run([&](float* y) { want(x.data(), m, k, wv, nullptr, y); }))
             << "m=" << m;
-        if (m >= cpu::kGemmMinRows)
-          EXPECT_EQ(high, run([&](float* y) { cpu::GemmAvx512(x.data(), m, k, wv, nullptr, y); }))
-              << "m=" << m;
+        // High precision: f32 activations, the few-row kernel below kGemmMinRowsAvx512Bf16 rows.
+        EXPECT_EQ(high, run([&](float* y) {
+                    if (m >= cpu::kGemmMinRowsAvx512Bf16)
+                      cpu::GemmAvx512(x.data(), m, k, wv, nullptr, y);
+                    else
+                      cpu::MatMulBf16RowsF32Avx512(x.data(), m, k, wv, nullptr, y);
+                  }))
+            << "m=" << m;
         EXPECT_NE(medium, high) << "m=" << m;
       } else {
         EXPECT_EQ(medium, high) << DTypeName(dt) << " m=" << m;

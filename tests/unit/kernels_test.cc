@@ -41,7 +41,7 @@ TEST(Kernels, MatMulMatchesReference) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (const KernelTable* table : AllSupported()) {
     for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
-      for (int64_t m : {1, 2, 3, 4, 5, 6, 17, 31}) {
+      for (int64_t m : {1, 2, 3, 4, 5, 6, 17, 31, 47}) {
         for (int64_t k : {1, 7, 8, 9, 33, 100, 257}) {
           for (int64_t n : {1, 3, 4, 5, 13, 64}) {
             Weights w = MakeWeights(dt, n, k, rng);
@@ -109,7 +109,8 @@ TEST(Kernels, ColsAndSwiGluMatchReference) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   struct Size { int64_t m, k, n; };
   const Size sizes[] = {{1, 1, 1},   {1, 7, 5},    {1, 1280, 67}, {2, 33, 13}, {3, 17, 4},
-                        {5, 100, 9}, {16, 64, 35}, {20, 300, 18}, {1, 16, 64}, {7, 257, 3}};
+                        {5, 100, 9}, {16, 64, 35}, {20, 300, 18}, {1, 16, 64}, {7, 257, 3},
+                        {47, 70, 21}};
   for (const KernelTable* table : AllSupported()) {
     for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
       for (const Size& sz : sizes) {

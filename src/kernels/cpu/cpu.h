@@ -105,6 +105,24 @@ void MatMulColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const Tensor
 void SwiGluColsBf16RowsAvx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
                               const TensorView& up, int64_t j0, int64_t j1, float* out);
 
+// And bf16 weights with f32 activations (MatMulPrecision::kHigh, or kMedium where the bf16 kernels
+// above do not apply) from 2 to kGemmMinRowsAvx512Bf16 - 1 rows (cpu/matmul_bf16_rows_f32_avx512.cc:
+// the AVX2 kernel's scheme with 32 weights per load, 8 x 3 register tiles; MatMulAvx512,
+// MatMulColsAvx512, SwiGluColsAvx512); from kGemmMinRowsAvx512Bf16 rows the packed f32 GEMM, and
+// one row (decode's matvec) the 4 x 1 tiles of matmul_avx512.cc. On the 2-vCPU Intel Xeon (family 6
+// model 207, no AMX exposed) of docs/benchmarks/2026-12-03c, moe_experts_bench (704 cold vl2-tiny
+// experts, 2 alternated rounds) against the 4 x 2 tiles / the GEMM from 32 rows: 4 rows 1.3-1.55x,
+// 8-24 rows 1.6-2.2x, 32-40 rows 1.25-1.4x, 48 rows even, 64 rows the GEMM 5-10% faster; one row
+// even there, but the in-cache matvecs of gemm_bench --decode ran 10-30% slower, hence the old tiles
+// for one row.
+constexpr int64_t kGemmMinRowsAvx512Bf16 = 48;
+void MatMulBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                             float* y);
+void MatMulColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
+                                 int64_t j1, float* y);
+void SwiGluColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                                 const TensorView& up, int64_t j0, int64_t j1, float* out);
+
 // AMX (cpu/gemm_amx.cc). From kAmxMinRows input rows on, bf16 weights go through the tile GEMM with
 // each activation split into kAmxBf16Terms bf16 parts (3: the accuracy of the f32 GEMM, see the
 // file comment), or 1 part at MatMulPrecision::kMedium; everything else is MatMulAvx512.

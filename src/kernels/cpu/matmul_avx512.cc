@@ -1,5 +1,7 @@
-// AVX-512F matrix product: as the AVX2 kernel with 16 lanes. Weights converted from bf16/f16/f32
-// on the fly; 4 output columns × 2 input rows per micro-tile; columns split over the thread pool.
+// AVX-512F matrix product for f32 / f16 weights and few rows: as the AVX2 kernel with 16 lanes,
+// weights converted on the fly, 4 output columns x 2 input rows per micro-tile, columns split over
+// the thread pool. Also the table's entry points: which kernel takes which dtype, precision and
+// row count (bf16: cpu/matmul_bf16_rows_f32_avx512.cc, the medium-precision kernels, the GEMM).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include "base/half.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/exp_avx512.h"
+#include "kernels/cpu/hsum_avx512.h"
 #include "kernels/cpu/matmul_driver.h"
 
 namespace dsvl2::kernels::cpu {
@@ -78,9 +81,7 @@ inline void Dots(const float* x, int64_t i0, int64_t k, const void* const* ws, i
         for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_fmadd_ps(wv, xv[b], acc[v][a][b]);
       }
   }
-  for (int v = 0; v < NW; ++v)
-    for (int a = 0; a < NJ; ++a)
-      for (int b = 0; b < NI; ++b) sums[v][a][b] = _mm512_reduce_add_ps(acc[v][a][b]);
+  SumAll<NW * NJ * NI>(&acc[0][0][0], &sums[0][0][0]);
 }
 
 template <DType T>
@@ -124,11 +125,15 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
     if (m < kGemmMinRows || Bf16SmallFits(m, k)) return GemmAvx512Bf16Small(x, m, k, w, bias, y);
     return GemmAvx512Bf16(x, m, k, w, bias, y);
   }
+  if (w.dtype == DType::kBF16 && m > 1) {
+    return m >= kGemmMinRowsAvx512Bf16 ? GemmAvx512(x, m, k, w, bias, y)
+                                       : MatMulBf16RowsF32Avx512(x, m, k, w, bias, y);
+  }
   if (m >= kGemmMinRows && IsFloatDType(w.dtype)) return GemmAvx512(x, m, k, w, bias, y);
   switch (w.dtype) {
     case DType::kF32:
       return Run<DType::kF32>(x, m, k, w, bias, y);
-    case DType::kBF16:
+    case DType::kBF16:  // one row (decode's matvec, bound by memory)
       return Run<DType::kBF16>(x, m, k, w, bias, y);
     case DType::kF16:
       return Run<DType::kF16>(x, m, k, w, bias, y);
@@ -152,7 +157,9 @@ void MatMulColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w,
   if (Bf16Medium(w.dtype, m)) return MatMulColsBf16RowsAvx512(x, m, k, w, j0, j1, y);
   switch (w.dtype) {
     case DType::kF32: return TileCols<Tiles<DType::kF32>>(x, m, k, w.data, n, nullptr, y, j0, j1);
-    case DType::kBF16: return TileCols<Tiles<DType::kBF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
+    case DType::kBF16:
+      if (m == 1) return TileCols<Tiles<DType::kBF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
+      return MatMulColsBf16RowsF32Avx512(x, m, k, w, j0, j1, y);
     case DType::kF16: return TileCols<Tiles<DType::kF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
     default: return MatMulColsGeneric(x, m, k, w, j0, j1, y);
   }
@@ -168,7 +175,8 @@ void SwiGluColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& ga
     case DType::kF32:
       return SwiTileCols<Tiles<DType::kF32>>(x, m, k, gate.data, up.data, n, out, j0, j1);
     case DType::kBF16:
-      return SwiTileCols<Tiles<DType::kBF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
+      if (m == 1) return SwiTileCols<Tiles<DType::kBF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
+      return SwiGluColsBf16RowsF32Avx512(x, m, k, gate, up, j0, j1, out);
     case DType::kF16:
       return SwiTileCols<Tiles<DType::kF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
     default: return SwiGluColsGeneric(x, m, k, gate, up, j0, j1, out);

@@ -27,6 +27,7 @@
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/dot_rows_plan.h"
 #include "kernels/cpu/exp_avx512.h"
+#include "kernels/cpu/hsum_avx512.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
@@ -60,23 +61,6 @@ inline __m512bh LoadW(const uint16_t* p, int64_t n) {
   if (n >= 32) return reinterpret_cast<__m512bh>(_mm512_loadu_si512(p));
   const __mmask32 mask = static_cast<__mmask32>((uint64_t{1} << n) - 1);
   return reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(mask, p));
-}
-
-// The horizontal sums of 4 vectors, as one (3 shuffle-and-add levels instead of 4 reductions).
-// (The maskz forms with all lanes set compile to the plain instructions; the plain intrinsics
-// _mm512_undefined_* operand trips GCC 12's -Wuninitialized, GCC PR 105593.)
-inline __m128 Sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
-  constexpr __mmask16 kAll = 0xffff;
-  // Per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, d.
-  const __m512 ab = _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, a, b), _mm512_maskz_unpackhi_ps(kAll, a, b));
-  const __m512 cd = _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, c, d), _mm512_maskz_unpackhi_ps(kAll, c, d));
-  // Per 128-bit lane: [a, b, c, d] (partial sums).
-  const __m512d abd = _mm512_castps_pd(ab), cdd = _mm512_castps_pd(cd);
-  const __m512 s = _mm512_add_ps(_mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xff, abd, cdd)),
-                                 _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xff, abd, cdd)));
-  const __m256 h = _mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xf, _mm512_castps_pd(s), 0)),
-                                 _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xf, _mm512_castps_pd(s), 1)));
-  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
 // sums[v][a][b] = dot(x row b, row a of ws[v]) over k, for NW matrices, NJ weight rows (ws[v]
@@ -115,18 +99,7 @@ inline void Dots(const uint16_t* x, int64_t kp, int64_t k, const uint16_t* const
     step(t, 32);
   }
   if (t < k) step(t, k - t);
-  constexpr int kN = NW * NJ * NI;
-  const __m512* flat = &acc[0][0][0];
-  float* out = &sums[0][0][0];
-  int i = 0;
-#pragma GCC unroll 6
-  for (; i + 4 <= kN; i += 4) _mm_storeu_ps(out + i, Sum4(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]));
-  if (i < kN) {
-    const __m512 z = _mm512_setzero_ps();
-    alignas(16) float rest[4];
-    _mm_store_ps(rest, Sum4(flat[i], i + 1 < kN ? flat[i + 1] : z, i + 2 < kN ? flat[i + 2] : z, z));
-    for (int r = 0; i + r < kN; ++r) out[i + r] = rest[r];
-  }
+  SumAll<NW * NJ * NI>(&acc[0][0][0], &sums[0][0][0]);
 }
 
 // Dots with the prefetch row count L chosen at run time (0, 1, 2, 4 or 8, at most NJ).
