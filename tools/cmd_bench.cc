@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/thread_pool.h"
+#include "kernels/kernels.h"
 #include "kernels/microbench.h"
 #include "tools/args.h"
 #include "tools/assets.h"
@@ -160,9 +161,13 @@ std::string Fixed(double v, int digits) { return StrFormat("%.*f", digits, v); }
 void PrintText(const ordered_json& j) {
   const auto& m = j["machine"];
   std::printf("model        %s\n", j["model"].get<std::string>().c_str());
-  std::printf("weights      %s (%s), matmul precision %s\n", j["weights"].get<std::string>().c_str(),
+  const bool medium = j["matmul_precision"] == "medium";
+  std::printf("weights      %s (%s), matmul precision %s%s\n", j["weights"].get<std::string>().c_str(),
               j["weight_memory"] == "copy" ? "copied into memory" : "file mapping",
-              j["matmul_precision"].get<std::string>().c_str());
+              j["matmul_precision"].get<std::string>().c_str(),
+              !medium                      ? ""
+              : j["bf16_activations"].get<bool>() ? " (bf16 activations)"
+                                           : " (f32 kernels: bf16 products are not faster on this CPU)");
   std::printf("machine      %s, %d cores, %d threads, kernels %s\n",
               m["cpu_model"].get<std::string>().c_str(), m["cores"].get<int>(),
               m["threads"].get<int>(), m["isa"].get<std::string>().c_str());
@@ -238,6 +243,10 @@ int RunBench(int argc, char** argv) {
   j["weights"] = o.weights.empty() ? StoredFormat(wb) : o.weights;
   j["weight_memory"] = engine.weights_copied() ? "copy" : "map";
   j["matmul_precision"] = o.matmul_precision;
+  // Whether medium precision rounds activations to bf16 on this machine (false: the f32 kernels,
+  // where bf16 products are not faster, kernels::MediumPrecisionChangesResults).
+  j["bf16_activations"] =
+      o.matmul_precision == "medium" && kernels::MediumPrecisionChangesResults(kernels::Active());
   const bench::MachineInfo mi = bench::ProbeMachine();
   j["machine"] = {
       {"cpu_model", mi.cpu_model}, {"cores", mi.cores}, {"threads", mi.threads}, {"isa", mi.isa}};

@@ -125,13 +125,13 @@ bool ParseMatMulPrecision(const std::string& s, MatMulPrecision* p) {
 }
 
 bool MediumPrecisionChangesResults(const KernelTable& t) {
-  return t.isa == Isa::kAmx || (t.isa == Isa::kAvx512 && cpu::Avx512Bf16Usable());
+  return t.isa == Isa::kAmx || (t.isa == Isa::kAvx512 && cpu::Avx512Bf16Preferred());
 }
 
 int64_t GemmMinRows(const KernelTable& t, DType w) {
   // bf16 at medium on AVX-512-BF16: the few-row vdpbf16ps kernel from kBf16SmallMinRows on.
   if (t.isa == Isa::kAvx512 && w == DType::kBF16 && GetMatMulPrecision() == MatMulPrecision::kMedium &&
-      cpu::Avx512Bf16Usable())
+      cpu::Avx512Bf16Preferred())
     return cpu::kBf16SmallMinRows;
   if (t.isa == Isa::kAvx2 && w == DType::kBF16) return cpu::kGemmMinRowsAvx2Bf16;
   if (t.isa == Isa::kAvx512 && w == DType::kBF16) return cpu::kGemmMinRowsAvx512Bf16;

@@ -9,6 +9,7 @@
 #include "base/half.h"
 #include "kernels/attention.h"
 #include "kernels/cpu/attn.h"
+#include "kernels/cpu/cpu.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -88,6 +89,9 @@ TEST(Attention, AttendManyMatchesAttendOne) {
 // must be several times farther from that reference in rms than the bf16 one (so the roundings
 // happen, as modelled). At high precision the option changes nothing, bit for bit.
 TEST(Attention, AttendManyBf16ProductsAtMediumPrecision) {
+  // The bf16 kernels' routing also where vdpbf16ps is not faster than the f32 FMA (where it is not,
+  // medium precision takes the f32 kernels: cpu::Avx512Bf16Preferred).
+  if (cpu::Avx512Bf16Usable()) cpu::SetAvx512Bf16PreferredForTest(1);
   auto round = [](double v) { return static_cast<double>(Bf16ToF32(F32ToBf16(static_cast<float>(v)))); };
   std::mt19937 rng(19);
   std::normal_distribution<float> nd(0.0f, 1.5f);
@@ -151,6 +155,7 @@ TEST(Attention, AttendManyBf16ProductsAtMediumPrecision) {
     checked_tables += MediumPrecisionChangesResults(*table);
   }
   SetActive(saved.isa);
+  cpu::SetAvx512Bf16PreferredForTest(-1);
   if (checked_tables == 0) GTEST_SKIP() << "no kernel table where medium precision changes results";
 }
 

@@ -185,6 +185,7 @@ TEST(Bf16Gemm, DotRowsColumnsAndSwiGluMatchTheProduct) {
 TEST(Bf16Gemm, FusedSwiGluMatchesTheTwoProducts) {
   const KernelTable* avx512 = Avx512Table();
   if (!avx512 || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
+  cpu::SetAvx512Bf16PreferredForTest(1);  // the table's medium routing, as where vdpbf16ps is fast
   std::mt19937 rng(9);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const int64_t n = 37;  // groups of 14, 14, 9 columns
@@ -217,6 +218,10 @@ TEST(Bf16Gemm, FusedSwiGluMatchesTheTwoProducts) {
   const TensorView wv{DType::kBF16, {8, 64}, w.data()};
   EXPECT_FALSE(cpu::SwiGluManyAvx512(x.data(), cpu::kBf16SmallMinRows - 1, 64, wv, wv, out.data()))
       << "below kBf16SmallMinRows: the few-row path";
+  cpu::SetAvx512Bf16PreferredForTest(0);
+  EXPECT_FALSE(cpu::SwiGluManyAvx512(x.data(), cpu::kBf16SmallMinRows, 64, wv, wv, out.data()))
+      << "medium where vdpbf16ps is not faster than the f32 FMA: the f32 kernels";
+  cpu::SetAvx512Bf16PreferredForTest(-1);
   SetMatMulPrecision(MatMulPrecision::kHigh);
 }
 
@@ -230,6 +235,10 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
   // The most rows whose bf16 activations fit the transposed kernel's budget.
   const int64_t kSmallMaxRows = cpu::kBf16SmallMaxXBytes / (2 * k);
   ASSERT_TRUE(cpu::Bf16SmallFits(kSmallMaxRows, k) && !cpu::Bf16SmallFits(kSmallMaxRows + 1, k));
+  // Both answers of Avx512Bf16Preferred (vdpbf16ps faster than the f32 FMA or not: measured on
+  // first use; forced here).
+  for (int preferred : {1, 0}) {
+  cpu::SetAvx512Bf16PreferredForTest(preferred);
   for (DType dt : {DType::kBF16, DType::kF16, DType::kF32}) {
     for (int64_t m :
          {int64_t{1}, cpu::kBf16RowsMinRows, cpu::kBf16SmallMinRows - 1, cpu::kBf16SmallMinRows,
@@ -262,7 +271,7 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
       SetMatMulPrecision(MatMulPrecision::kHigh);
       const std::vector<float> high(high3.begin(), high3.begin() + m * n);
       const std::vector<float> medium(medium3.begin(), medium3.begin() + m * n);
-      const bool rounds = dt == DType::kBF16 && m >= cpu::kBf16RowsMinRows;
+      const bool rounds = preferred == 1 && dt == DType::kBF16 && m >= cpu::kBf16RowsMinRows;
       // The column-range forms (few-row MoE experts) take the dot-rows kernel for any rows but 1.
       if (rounds) {
         std::vector<float> want(static_cast<size_t>(2 * m * n));
@@ -288,11 +297,13 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
             << "m=" << m;
         EXPECT_NE(medium, high) << "m=" << m;
       } else {
-        EXPECT_EQ(medium, high) << DTypeName(dt) << " m=" << m;
+        EXPECT_EQ(medium, high) << DTypeName(dt) << " m=" << m << " preferred=" << preferred;
       }
     }
   }
-  EXPECT_TRUE(MediumPrecisionChangesResults(*avx512));
+  EXPECT_EQ(MediumPrecisionChangesResults(*avx512), preferred == 1);
+  }
+  cpu::SetAvx512Bf16PreferredForTest(-1);
 }
 
 }  // namespace

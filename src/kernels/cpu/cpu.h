@@ -70,6 +70,15 @@ void GemmAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, const
 // rounded to bf16 (vdpbf16ps), which MatMulAvx512 takes at MatMulPrecision::kMedium, where the CPU
 // has it, for products whose activations exceed the transposed form's budget (below).
 bool Avx512Bf16Usable();
+// Whether the medium-precision bf16 kernels are worth taking: the CPU has AVX-512-BF16 and its
+// vdpbf16ps does more multiply-adds per second than its f32 FMA (measured once, on first use, by
+// the peak loops of cpu/peak_avx512.cc: ~1 ms). Where it does not (an Intel Xeon without AMX,
+// docs/benchmarks/2026-12-03c: half the FMA's rate, so medium-precision vision ran at 0.64x the
+// high-precision speed), medium precision takes the f32 kernels and changes no result
+// (kernels::MediumPrecisionChangesResults). MatMulAvx512 and kernels::GemmMinRows ask this.
+bool Avx512Bf16Preferred();
+// Tests: 1 / 0 force Avx512Bf16Preferred (1 only where Avx512Bf16Usable), -1 measures again.
+void SetAvx512Bf16PreferredForTest(int preferred);
 void GemmAvx512Bf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias, float* y);
 // Its transposed form (cpu/gemm_bf16_small_avx512.cc: weights read in place, not packed), which
 // MatMulAvx512 takes at kMedium from kBf16SmallMinRows rows on while the activations, packed as

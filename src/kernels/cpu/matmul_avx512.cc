@@ -110,10 +110,11 @@ void Run(const float* x, int64_t m, int64_t k, const TensorView& wv, const float
   RunTiles<Tiles<T>>(x, m, k, wv.data, wv.dim(0), bias, y);
 }
 
-// bf16 weights at MatMulPrecision::kMedium on a CPU with AVX-512-BF16: activations rounded to bf16.
+// bf16 weights at MatMulPrecision::kMedium on a CPU whose AVX-512-BF16 is faster than its f32 FMA:
+// activations rounded to bf16.
 bool Bf16Medium(DType w, int64_t m) {
   return w == DType::kBF16 && m >= kBf16RowsMinRows && GetMatMulPrecision() == MatMulPrecision::kMedium &&
-         Avx512Bf16Usable();
+         Avx512Bf16Preferred();
 }
 
 }  // namespace
