@@ -26,7 +26,6 @@
 #include <vector>
 
 #include "base/logging.h"
-#include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/dot_rows_plan.h"
 
@@ -35,10 +34,7 @@ namespace {
 
 // The input rows permuted once per call, each padded with zeros to a multiple of 16: [m][kp].
 // Per-thread scratch, reused.
-struct Rows {
-  const float* data;
-  int64_t kp;  // row stride, k rounded up to 16
-};
+using Rows = PreparedRows<float>;
 
 Rows PermuteRows(const float* x, int64_t m, int64_t k) {
   thread_local std::vector<float> buf;
@@ -95,104 +91,72 @@ inline __m128 Sum4(__m256 a, __m256 b, __m256 c, __m256 d) {
 // sums[a][b] = dot(x row b, weight row a) over k, for NJ weight rows (w already offset to the
 // first, row stride k) and NI permuted input rows (x already offset, row stride kp). Each full
 // step also prefetches, at the same k, L weight rows from pf on (row stride k).
-template <int NJ, int NI, int L>
-inline void Dots(const float* x, int64_t kp, int64_t k, const uint16_t* w, const uint16_t* pf,
-                 float sums[NJ][NI]) {
-  __m256 acc[NJ][NI];
+struct F32Rows {
+  using X = float;
+  // Out of line: inlined into the column loops (GCC's choice once this became a member of
+  // DotTiles' kernel) it ran 5-10% slower at 12-24 rows (moe_experts_bench --hot, DSVL2_ISA=avx2).
+  template <int NW, int NJ, int NI, int L>
+  __attribute__((noinline)) static void Dots(const float* x, int64_t kp, int64_t k, const uint16_t* const* ws, const uint16_t* const* pfs,
+                   float sums3[NW][NJ][NI]) {
+    static_assert(NW == 1, "one weight matrix per tile (SwiGLU runs gate, then up)");
+    const uint16_t* const w = ws[0];
+    const uint16_t* const pf = pfs[0];
+    float (*const sums)[NI] = sums3[0];
+    __m256 acc[NJ][NI];
 #pragma GCC unroll 4
-  for (int a = 0; a < NJ; ++a)
+    for (int a = 0; a < NJ; ++a)
 #pragma GCC unroll 4
-    for (int b = 0; b < NI; ++b) acc[a][b] = _mm256_setzero_ps();
-  auto half = [&](auto h, int64_t t, int64_t left) __attribute__((always_inline)) {
-    __m256 xv[NI];
+      for (int b = 0; b < NI; ++b) acc[a][b] = _mm256_setzero_ps();
+    auto half = [&](auto h, int64_t t, int64_t left) __attribute__((always_inline)) {
+      __m256 xv[NI];
 #pragma GCC unroll 4
-    for (int b = 0; b < NI; ++b) {
-      xv[b] = _mm256_loadu_ps(x + b * kp + t + 8 * h());
-      __asm__("" : "+x"(xv[b]));  // in a register (else GCC reloads it as an operand of every FMA)
+      for (int b = 0; b < NI; ++b) {
+        xv[b] = _mm256_loadu_ps(x + b * kp + t + 8 * h());
+        __asm__("" : "+x"(xv[b]));  // in a register (else GCC reloads it as an operand of every FMA)
+      }
+#pragma GCC unroll 4
+      for (int a = 0; a < NJ; ++a) {
+        const uint16_t* wp = w + a * k + t;
+        // The odd half loads the weights again: hidden from GCC, which otherwise keeps all NJ
+        // vectors of the even half live across it (and spills).
+        if constexpr (h() == 1) __asm__("" : "+r"(wp));
+        const __m256 wv = LoadHalf<h()>(wp, left);
+#pragma GCC unroll 4
+        for (int b = 0; b < NI; ++b) acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
+      }
+    };
+    int64_t t = 0;
+    for (; t + 16 <= k; t += 16) {
+#pragma GCC unroll 4
+      for (int l = 0; l < L; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(pf + l * k + t), _MM_HINT_T0);
+      half(std::integral_constant<int, 0>{}, t, 16);
+      half(std::integral_constant<int, 1>{}, t, 16);
     }
-#pragma GCC unroll 4
-    for (int a = 0; a < NJ; ++a) {
-      const uint16_t* wp = w + a * k + t;
-      // The odd half loads the weights again: hidden from GCC, which otherwise keeps all NJ
-      // vectors of the even half live across it (and spills).
-      if constexpr (h() == 1) __asm__("" : "+r"(wp));
-      const __m256 wv = LoadHalf<h()>(wp, left);
-#pragma GCC unroll 4
-      for (int b = 0; b < NI; ++b) acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
+    if (t < k) {
+      half(std::integral_constant<int, 0>{}, t, k - t);
+      half(std::integral_constant<int, 1>{}, t, k - t);
     }
-  };
-  int64_t t = 0;
-  for (; t + 16 <= k; t += 16) {
+    constexpr int kN = NJ * NI;
+    const __m256* flat = &acc[0][0];
+    float* out = &sums[0][0];
+    int i = 0;
 #pragma GCC unroll 4
-    for (int l = 0; l < L; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(pf + l * k + t), _MM_HINT_T0);
-    half(std::integral_constant<int, 0>{}, t, 16);
-    half(std::integral_constant<int, 1>{}, t, 16);
+    for (; i + 4 <= kN; i += 4)
+      _mm_storeu_ps(out + i, Sum4(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]));
+    if (i < kN) {
+      const __m256 z = _mm256_setzero_ps();
+      alignas(16) float rest[4];
+      _mm_store_ps(rest,
+                   Sum4(flat[i], i + 1 < kN ? flat[i + 1] : z, i + 2 < kN ? flat[i + 2] : z, z));
+      for (int r = 0; i + r < kN; ++r) out[i + r] = rest[r];
+    }
   }
-  if (t < k) {
-    half(std::integral_constant<int, 0>{}, t, k - t);
-    half(std::integral_constant<int, 1>{}, t, k - t);
-  }
-  constexpr int kN = NJ * NI;
-  const __m256* flat = &acc[0][0];
-  float* out = &sums[0][0];
-  int i = 0;
-#pragma GCC unroll 4
-  for (; i + 4 <= kN; i += 4)
-    _mm_storeu_ps(out + i, Sum4(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]));
-  if (i < kN) {
-    const __m256 z = _mm256_setzero_ps();
-    alignas(16) float rest[4];
-    _mm_store_ps(rest,
-                 Sum4(flat[i], i + 1 < kN ? flat[i + 1] : z, i + 2 < kN ? flat[i + 2] : z, z));
-    for (int r = 0; i + r < kN; ++r) out[i + r] = rest[r];
-  }
-}
-
-// Dots with the prefetch row count L (0..NJ, PlanAhead) chosen at run time.
-template <int NJ, int NI>
-inline void DotsAhead(const float* x, int64_t kp, int64_t k, const uint16_t* w, const uint16_t* pf,
-                      int lines, float sums[NJ][NI]) {
-  switch (lines) {
-    case 0:
-      return Dots<NJ, NI, 0>(x, kp, k, w, pf, sums);
-    case 1:
-      return Dots<NJ, NI, 1>(x, kp, k, w, pf, sums);
-    case 2:
-      if constexpr (NJ >= 2) return Dots<NJ, NI, 2>(x, kp, k, w, pf, sums);
-      break;
-    case 3:
-      if constexpr (NJ >= 3) return Dots<NJ, NI, 3>(x, kp, k, w, pf, sums);
-      break;
-  }
-  DSVL2_CHECK_MSG(false, "DotsAhead: prefetch rows");
-}
+};
+using Tiles = DotTiles<F32Rows>;
 
 constexpr int kNj = 3;  // weight rows per tile (3 x 3 accumulators, 3 rows of x, a weight vector
                         // and the odd-half mask: 14 of AVX2's 16 registers)
-
-// y[i, j - c0] (+ bias[j]) for columns [j0, j0 + NJ), rows [i0, i0 + NI) (row stride ldy), the
-// ti-th row tile.
-template <int NJ, int NI>
-void ProductTile(const Rows& x, int64_t i0, int64_t ti, const Ahead& ah, int64_t k,
-                 const uint16_t* w, int64_t j0, int64_t ldy, int64_t c0, const float* bias,
-                 float* y) {
-  const uint16_t* wj = w + j0 * k;
-  float s[NJ][NI];
-  DotsAhead<NJ, NI>(x.data + i0 * x.kp, x.kp, k, wj, wj + (NJ + ah.First(ti)) * k, ah.Lines(ti), s);
-  for (int a = 0; a < NJ; ++a)
-    for (int b = 0; b < NI; ++b)
-      y[(i0 + b) * ldy + j0 - c0 + a] = s[a][b] + (bias ? bias[j0 + a] : 0.0f);
-}
-
-// Columns [j0, j1) of y (y[i, j - c0], row stride ldy).
-void ProductCols(const Rows& x, int64_t m, int64_t k, const uint16_t* w, int64_t ldy, int64_t c0,
-                 const float* bias, float* y, int64_t j0, int64_t j1) {
-  OverColumns<kNj>(m, j0, j1,
-                   [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
-                     ProductTile<nj(), ni()>(x, i, ti, ah, k, w, j, ldy, c0, bias, y);
-                   });
-}
 
 }  // namespace
 
@@ -200,21 +164,13 @@ void MatMulBf16RowsAvx2(const float* x, int64_t m, int64_t k, const TensorView& 
                         const float* bias, float* y) {
   DSVL2_CHECK_MSG(w.dtype == DType::kBF16 && m >= 0 && k >= 1, "MatMulBf16RowsAvx2: bf16 weights");
   if (m == 0) return;
-  const int64_t n = w.dim(0);
-  const uint16_t* wd = static_cast<const uint16_t*>(w.data);
-  constexpr int64_t kBlock = kNj;
-  // At least ~32K weights per piece of work.
-  const int64_t grain = std::max<int64_t>(1, 32768 / (kBlock * k));
-  const Rows xp = PermuteRows(x, m, k);  // this thread's scratch, read by all
-  ThreadPool::Global().ParallelFor((n + kBlock - 1) / kBlock, grain, [&](int64_t b0, int64_t b1) {
-    ProductCols(xp, m, k, wd, n, 0, bias, y, b0 * kBlock, std::min(n, b1 * kBlock));
-  });
+  Tiles::Product<kNj>(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), bias, y);
 }
 
 void MatMulColsBf16RowsAvx2(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
                             int64_t j1, float* y) {
-  ProductCols(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), 0,
-              nullptr, y, j0, j1);
+  Tiles::ProductCols<kNj>(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), 0,
+                          nullptr, y, j0, j1);
 }
 
 void SwiGluColsBf16RowsAvx2(const float* x, int64_t m, int64_t k, const TensorView& gate,
@@ -228,8 +184,8 @@ void SwiGluColsBf16RowsAvx2(const float* x, int64_t m, int64_t k, const TensorVi
   if (ubuf.size() < static_cast<size_t>(m * w)) ubuf.resize(static_cast<size_t>(m * w));
   float* const ub = ubuf.data();
   // gate to out, up to ub, then silu(gate) * up (one pass after all tiles, out of their chains).
-  ProductCols(xp, m, k, g, n, 0, nullptr, out, j0, j1);
-  ProductCols(xp, m, k, u, w, j0, nullptr, ub, j0, j1);
+  Tiles::ProductCols<kNj>(xp, m, k, g, n, 0, nullptr, out, j0, j1);
+  Tiles::ProductCols<kNj>(xp, m, k, u, w, j0, nullptr, ub, j0, j1);
   for (int64_t i = 0; i < m; ++i) SiluMulAvx2(out + i * n + j0, ub + i * w, w, out + i * n + j0);
 }
 

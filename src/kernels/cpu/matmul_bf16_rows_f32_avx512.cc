@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "base/logging.h"
-#include "base/thread_pool.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/dot_rows_plan.h"
 #include "kernels/cpu/exp_avx512.h"
@@ -36,10 +35,7 @@ namespace {
 
 // The input rows permuted once per call, each padded with zeros to a multiple of 32: [m][kp].
 // Per-thread scratch, reused.
-struct Rows {
-  const float* data;
-  int64_t kp;  // row stride, k rounded up to 32
-};
+using Rows = PreparedRows<float>;
 
 Rows PermuteRows(const float* x, int64_t m, int64_t k) {
   thread_local std::vector<float> buf;
@@ -79,101 +75,55 @@ inline __m512 LoadHalf(const uint16_t* p, int64_t n) {
 // sums[v][a][b] = dot(x row b, row a of ws[v]) over k, for NW matrices, NJ weight rows (ws[v]
 // already offset to the first, row stride k) and NI permuted input rows (x already offset, row
 // stride kp). Each full step along k also prefetches, at the same k, L weight rows from pf[v] on.
-template <int NW, int NJ, int NI, int L>
-inline void Dots(const float* x, int64_t kp, int64_t k, const uint16_t* const* ws, const uint16_t* const* pf,
-                 float sums[NW][NJ][NI]) {
-  __m512 acc[NW][NJ][NI];
-#pragma GCC unroll 2
-  for (int v = 0; v < NW; ++v)
-#pragma GCC unroll 8
-    for (int a = 0; a < NJ; ++a)
-#pragma GCC unroll 3
-      for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_setzero_ps();
-  auto half = [&](auto h, int64_t t, int64_t left) __attribute__((always_inline)) {
-    __m512 xv[NI];
-#pragma GCC unroll 3
-    for (int b = 0; b < NI; ++b) {
-      xv[b] = _mm512_loadu_ps(x + b * kp + t + 16 * h());
-      __asm__("" : "+v"(xv[b]));  // in a register (else GCC reloads it as an operand of every FMA)
-    }
+struct F32Rows {
+  using X = float;
+  template <int NW, int NJ, int NI, int L>
+  static void Dots(const float* x, int64_t kp, int64_t k, const uint16_t* const* ws, const uint16_t* const* pf,
+                   float sums[NW][NJ][NI]) {
+    __m512 acc[NW][NJ][NI];
 #pragma GCC unroll 2
     for (int v = 0; v < NW; ++v)
 #pragma GCC unroll 8
-      for (int a = 0; a < NJ; ++a) {
-        const uint16_t* wp = ws[v] + a * k + t;
-        // The odd half loads the weights again: hidden from GCC, which otherwise keeps all NJ
-        // vectors of the even half live across it (and spills).
-        if constexpr (h() == 1) __asm__("" : "+r"(wp));
-        const __m512 wv = LoadHalf<h()>(wp, left);
+      for (int a = 0; a < NJ; ++a)
 #pragma GCC unroll 3
-        for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_fmadd_ps(wv, xv[b], acc[v][a][b]);
+        for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_setzero_ps();
+    auto half = [&](auto h, int64_t t, int64_t left) __attribute__((always_inline)) {
+      __m512 xv[NI];
+#pragma GCC unroll 3
+      for (int b = 0; b < NI; ++b) {
+        xv[b] = _mm512_loadu_ps(x + b * kp + t + 16 * h());
+        __asm__("" : "+v"(xv[b]));  // in a register (else GCC reloads it as an operand of every FMA)
       }
-  };
-  int64_t t = 0;
-  for (; t + 32 <= k; t += 32) {
 #pragma GCC unroll 2
-    for (int v = 0; v < NW; ++v)
+      for (int v = 0; v < NW; ++v)
 #pragma GCC unroll 8
-      for (int l = 0; l < L; ++l) _mm_prefetch(reinterpret_cast<const char*>(pf[v] + l * k + t), _MM_HINT_T0);
-    half(std::integral_constant<int, 0>{}, t, 32);
-    half(std::integral_constant<int, 1>{}, t, 32);
-  }
-  if (t < k) {
-    half(std::integral_constant<int, 0>{}, t, k - t);
-    half(std::integral_constant<int, 1>{}, t, k - t);
-  }
-  SumAll<NW * NJ * NI>(&acc[0][0][0], &sums[0][0][0]);
-}
-
-// Dots with the prefetch row count L chosen at run time (0, 1, 2, 4 or 8, at most NJ).
-template <int NW, int NJ, int NI>
-inline void DotsAhead(const float* x, int64_t kp, int64_t k, const uint16_t* const* ws, const uint16_t* const* pf,
-                      int lines, float sums[NW][NJ][NI]) {
-  switch (lines) {
-    case 0: return Dots<NW, NJ, NI, 0>(x, kp, k, ws, pf, sums);
-    case 1: return Dots<NW, NJ, NI, 1>(x, kp, k, ws, pf, sums);
-    case 2: if constexpr (NJ >= 2) return Dots<NW, NJ, NI, 2>(x, kp, k, ws, pf, sums); break;
-    case 4: if constexpr (NJ >= 4) return Dots<NW, NJ, NI, 4>(x, kp, k, ws, pf, sums); break;
-    case 8: if constexpr (NJ >= 8) return Dots<NW, NJ, NI, 8>(x, kp, k, ws, pf, sums); break;
-  }
-  DSVL2_CHECK_MSG(false, "DotsAhead: prefetch rows");
-}
-
-// y[i, j] (+ bias[j]) for columns [j0, j0 + NJ), rows [i0, i0 + NI), the ti-th row tile.
-template <int NJ, int NI>
-void ProductTile(const Rows& x, int64_t i0, int64_t ti, const Ahead& ah, int64_t k, const uint16_t* w,
-                 int64_t j0, int64_t n, const float* bias, float* y) {
-  const uint16_t* ws[1] = {w + j0 * k};
-  const uint16_t* pf[1] = {ws[0] + (NJ + ah.First(ti)) * k};
-  float s[1][NJ][NI];
-  DotsAhead<1, NJ, NI>(x.data + i0 * x.kp, x.kp, k, ws, pf, ah.Lines(ti), s);
-  for (int a = 0; a < NJ; ++a)
-    for (int b = 0; b < NI; ++b) y[(i0 + b) * n + j0 + a] = s[0][a][b] + (bias ? bias[j0 + a] : 0.0f);
-}
-
-// gate and up sums of a tile: gate to out[i, j] (row stride n), up to ub[i, j - c0] (row stride
-// w); silu(gate) * up follows per call (SwiGluColsBf16RowsF32Avx512).
-template <int NJ, int NI>
-void SwiGluTile(const Rows& x, int64_t i0, int64_t ti, const Ahead& ah, int64_t k, const uint16_t* gate,
-                const uint16_t* up, int64_t j0, int64_t n, float* out, float* ub, int64_t c0, int64_t w) {
-  const uint16_t* ws[2] = {gate + j0 * k, up + j0 * k};
-  const int64_t off = (NJ + ah.First(ti)) * k;
-  const uint16_t* pf[2] = {ws[0] + off, ws[1] + off};
-  float s[2][NJ][NI];
-  DotsAhead<2, NJ, NI>(x.data + i0 * x.kp, x.kp, k, ws, pf, ah.Lines(ti), s);
-  for (int a = 0; a < NJ; ++a)
-    for (int b = 0; b < NI; ++b) {
-      out[(i0 + b) * n + j0 + a] = s[0][a][b];
-      ub[(i0 + b) * w + j0 - c0 + a] = s[1][a][b];
+        for (int a = 0; a < NJ; ++a) {
+          const uint16_t* wp = ws[v] + a * k + t;
+          // The odd half loads the weights again: hidden from GCC, which otherwise keeps all NJ
+          // vectors of the even half live across it (and spills).
+          if constexpr (h() == 1) __asm__("" : "+r"(wp));
+          const __m512 wv = LoadHalf<h()>(wp, left);
+#pragma GCC unroll 3
+          for (int b = 0; b < NI; ++b) acc[v][a][b] = _mm512_fmadd_ps(wv, xv[b], acc[v][a][b]);
+        }
+    };
+    int64_t t = 0;
+    for (; t + 32 <= k; t += 32) {
+#pragma GCC unroll 2
+      for (int v = 0; v < NW; ++v)
+#pragma GCC unroll 8
+        for (int l = 0; l < L; ++l) _mm_prefetch(reinterpret_cast<const char*>(pf[v] + l * k + t), _MM_HINT_T0);
+      half(std::integral_constant<int, 0>{}, t, 32);
+      half(std::integral_constant<int, 1>{}, t, 32);
     }
-}
-
-void ProductCols(const Rows& x, int64_t m, int64_t k, const uint16_t* w, int64_t n, const float* bias,
-                 float* y, int64_t j0, int64_t j1) {
-  OverColumns<8>(m, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
-    ProductTile<nj(), ni()>(x, i, ti, ah, k, w, j, n, bias, y);
-  });
-}
+    if (t < k) {
+      half(std::integral_constant<int, 0>{}, t, k - t);
+      half(std::integral_constant<int, 1>{}, t, k - t);
+    }
+    SumAll<NW * NJ * NI>(&acc[0][0][0], &sums[0][0][0]);
+  }
+};
+using Tiles = DotTiles<F32Rows>;
 
 }  // namespace
 
@@ -181,36 +131,27 @@ void MatMulBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorV
                              float* y) {
   DSVL2_CHECK_MSG(w.dtype == DType::kBF16 && m >= 0 && k >= 1, "MatMulBf16RowsF32Avx512: bf16 weights");
   if (m == 0) return;
-  const int64_t n = w.dim(0);
-  const uint16_t* wd = static_cast<const uint16_t*>(w.data);
-  constexpr int64_t kBlock = 8;
-  // At least ~32K weights per piece of work.
-  const int64_t grain = std::max<int64_t>(1, 32768 / (kBlock * k));
-  const Rows xp = PermuteRows(x, m, k);  // this thread's scratch, read by all
-  ThreadPool::Global().ParallelFor((n + kBlock - 1) / kBlock, grain, [&](int64_t b0, int64_t b1) {
-    ProductCols(xp, m, k, wd, n, bias, y, b0 * kBlock, std::min(n, b1 * kBlock));
-  });
+  Tiles::Product<8>(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), bias, y);
 }
 
 void MatMulColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
                                  int64_t j1, float* y) {
-  ProductCols(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), nullptr, y, j0, j1);
+  Tiles::ProductCols<8>(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), 0, nullptr, y,
+                        j0, j1);
 }
 
 void SwiGluColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
                                  const TensorView& up, int64_t j0, int64_t j1, float* out) {
-  const uint16_t* g = static_cast<const uint16_t*>(gate.data);
-  const uint16_t* u = static_cast<const uint16_t*>(up.data);
   const int64_t n = gate.dim(0), w = j1 - j0;
   if (w <= 0) return;
-  const Rows xp = PermuteRows(x, m, k);
   thread_local std::vector<float> ubuf;
   if (ubuf.size() < static_cast<size_t>(m * w)) ubuf.resize(static_cast<size_t>(m * w));
-  float* const ub = ubuf.data();
-  OverColumns<4>(m, j0, j1, [&](auto nj, auto ni, int64_t i, int64_t ti, const Ahead& ah, int64_t j) {
-    SwiGluTile<nj(), ni()>(xp, i, ti, ah, k, g, u, j, n, out, ub, j0, w);
-  });
-  SiluTimesRows(out + j0, n, ub, w, m, w);
+  Tiles::GateUpCols<4>(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(gate.data),
+                       static_cast<const uint16_t*>(up.data), n, out, ubuf.data(), j0, j1);
+  // silu(gate) * up over the call's columns after all tiles:
+  // as a per-tile epilogue its exp and division (one dependent chain of ~100 cycles per 12
+  // outputs) had taken ~15% of the tiles' time.
+  SiluTimesRows(out + j0, n, ubuf.data(), w, m, w);
 }
 
 }  // namespace dsvl2::kernels::cpu
