@@ -133,8 +133,9 @@ TEST_P(QuantGoldenTest, LogitsAndGreedyWithinBounds) {
         const bool same = res.tokens[i] == c.greedy_tokens[i];
         ++greedy_checked;
         greedy_ok += same;
-        if (bd.check_greedy && c.greedy_margins[i] >= 0.05 * max_ref)
+        if (bd.check_greedy && c.greedy_margins[i] >= 0.05 * max_ref) {
           EXPECT_TRUE(same) << "greedy step " << i << " margin " << c.greedy_margins[i];
+        }
         if (!same) break;  // later steps continue from a different prefix
       }
     }

@@ -46,7 +46,9 @@ TEST_P(BatchTest, BatchedEqualsAlone) {
   for (int s = 0; s < 3; ++s) {
     PagedSequenceKv kv(&pool);
     Tensor logits;
-    if (hist[s] > 0) ASSERT_TRUE(lm.Forward(embed(hist_ids[s]), {{&kv, 0, hist[s]}}, {}, &logits).ok());
+    if (hist[s] > 0) {
+      ASSERT_TRUE(lm.Forward(embed(hist_ids[s]), {{&kv, 0, hist[s]}}, {}, &logits).ok());
+    }
     ASSERT_TRUE(lm.Forward(embed(new_ids[s]), {{&kv, 0, fresh[s]}}, {fresh[s] - 1}, &logits).ok());
     alone.emplace_back(logits.data(), logits.data() + vocab);
   }
@@ -58,7 +60,9 @@ TEST_P(BatchTest, BatchedEqualsAlone) {
   for (int s = 0; s < 3; ++s) {
     kvs.push_back(std::make_unique<PagedSequenceKv>(&pool));
     Tensor logits;
-    if (hist[s] > 0) ASSERT_TRUE(lm.Forward(embed(hist_ids[s]), {{kvs[s].get(), 0, hist[s]}}, {}, &logits).ok());
+    if (hist[s] > 0) {
+      ASSERT_TRUE(lm.Forward(embed(hist_ids[s]), {{kvs[s].get(), 0, hist[s]}}, {}, &logits).ok());
+    }
     slices.push_back({kvs[s].get(), static_cast<int64_t>(all.size()), fresh[s]});
     all.insert(all.end(), new_ids[s].begin(), new_ids[s].end());
     rows.push_back(static_cast<int64_t>(all.size()) - 1);

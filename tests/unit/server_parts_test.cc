@@ -25,7 +25,9 @@ TEST(Base64, RejectsBadInput) {
   for (const char* bad : {"", "a", "aGVsbG8*", "aGV=sbG8", "aGVsbG8===", "===="}) {
     auto r = Base64Decode(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_NE(r.status().message().find("base64"), std::string::npos);
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("base64"), std::string::npos);
+    }
   }
 }
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/aligned.h"
 #include "base/tensor.h"
 #include "base/thread_pool.h"
 
@@ -95,7 +96,7 @@ struct PackedGemm {
         std::max<int64_t>((256 + K::kMr - 1) / K::kMr, kMaxPackedXFloats / (kblocks * xstride));
     // The caller's buffer, named through a pointer: the pool's threads have their own
     // thread_locals.
-    thread_local std::vector<float> xbuf;
+    thread_local AlignedVector<float> xbuf;
     const size_t xneed = static_cast<size_t>(std::min(rblocks, chunk_rb) * kblocks * xstride);
     if (xbuf.size() < xneed) xbuf.resize(xneed);
     float* const xp = xbuf.data();
@@ -118,7 +119,7 @@ struct PackedGemm {
       const int64_t rparts =
           panels >= 4 * threads ? 1 : std::min(nrb, (4 * threads + panels - 1) / panels);
       pool.ParallelFor(rparts * panels, 1, [&](int64_t u0, int64_t u1) {
-        thread_local std::vector<float> wbuf;
+        thread_local AlignedVector<float> wbuf;
         const size_t wneed = static_cast<size_t>(kKc * kNcPanels * K::kNr);
         if (wbuf.size() < wneed) wbuf.resize(wneed);
         for (int64_t u = u0; u < u1;) {

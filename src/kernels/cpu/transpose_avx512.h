@@ -6,6 +6,10 @@
 
 namespace dsvl2::kernels::cpu {
 
+// GCC 12's unpack intrinsics pass _mm512_undefined_* as the unused merge source, which its
+// -Wuninitialized then reports wherever they are inlined (GCC PR 105593; nothing is read).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 // In-register transpose: r[i] = row i (16 floats) -> r[c] = column c.
 inline void Transpose16(__m512 r[16]) {
   __m512 t[16];
@@ -34,5 +38,6 @@ inline void Transpose16(__m512 r[16]) {
     r[12 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xdd);
   }
 }
+#pragma GCC diagnostic pop
 
 }  // namespace dsvl2::kernels::cpu
