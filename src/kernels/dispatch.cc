@@ -134,7 +134,8 @@ int64_t GemmMinRows(const KernelTable& t, DType w) {
       cpu::Avx512Bf16Preferred())
     return cpu::kBf16SmallMinRows;
   if (t.isa == Isa::kAvx2 && w == DType::kBF16) return cpu::kGemmMinRowsAvx2Bf16;
-  if (t.isa == Isa::kAvx512 && w == DType::kBF16) return cpu::kGemmMinRowsAvx512Bf16;
+  // bf16 otherwise on AVX-512: the transposed f32 kernel from kF32SmallMinRows on.
+  if (t.isa == Isa::kAvx512 && w == DType::kBF16) return cpu::kF32SmallMinRows;
   return cpu::kGemmMinRows;
 }
 

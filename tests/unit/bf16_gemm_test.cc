@@ -90,7 +90,9 @@ TEST(Bf16Gemm, MatchesDoubleOfRoundedActivations) {
           worst_vs_f32 = std::max(worst_vs_f32, std::fabs(got - exact) / (mag + 1e-30));
         }
       // And it did round the activations (bf16 keeps 8 significant bits): far from f32 accuracy.
-      if (c.k >= 32) EXPECT_GT(worst_vs_f32, 1e-4) << kn.name << " m=" << c.m << " k=" << c.k;
+      if (c.k >= 32) {
+        EXPECT_GT(worst_vs_f32, 1e-4) << kn.name << " m=" << c.m << " k=" << c.k;
+      }
     }
   }
 }
@@ -210,7 +212,10 @@ TEST(Bf16Gemm, FusedSwiGluMatchesTheTwoProducts) {
       SwiGluWith(*avx512, x.data(), m, k, g, u, viat.data());
       SetMatMulPrecision(MatMulPrecision::kHigh);
       EXPECT_EQ(viat, want) << "m=" << m << " k=" << k;
-      ASSERT_FALSE(cpu::SwiGluManyAvx512(x.data(), m, k, g, u, viat.data())) << "high precision";
+      // High precision: f32 activations, the f32 transposed kernel (f32_small_gemm_test) from
+      // kF32SmallMinRows rows.
+      EXPECT_EQ(cpu::SwiGluManyAvx512(x.data(), m, k, g, u, viat.data()), m >= cpu::kF32SmallMinRows)
+          << "high precision, m=" << m;
     }
   SetMatMulPrecision(MatMulPrecision::kMedium);
   std::vector<float> x(static_cast<size_t>(11 * 64), 1.0f), out(11 * 8);
@@ -287,9 +292,12 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
                                                           : &cpu::GemmAvx512Bf16;
         EXPECT_EQ(medium, run([&](float* y) { want(x.data(), m, k, wv, nullptr, y); }))
             << "m=" << m;
-        // High precision: f32 activations, the few-row kernel below kGemmMinRowsAvx512Bf16 rows.
+        // High precision: f32 activations; the f32 transposed kernel from kF32SmallMinRows rows
+        // while x fits, else the packed GEMM from kGemmMinRowsAvx512Bf16 rows, the dot-rows below.
         EXPECT_EQ(high, run([&](float* y) {
-                    if (m >= cpu::kGemmMinRowsAvx512Bf16)
+                    if (m >= cpu::kF32SmallMinRows && cpu::F32SmallFits(m, k))
+                      cpu::GemmAvx512Bf16F32Small(x.data(), m, k, wv, nullptr, y);
+                    else if (m >= cpu::kGemmMinRowsAvx512Bf16)
                       cpu::GemmAvx512(x.data(), m, k, wv, nullptr, y);
                     else
                       cpu::MatMulBf16RowsF32Avx512(x.data(), m, k, wv, nullptr, y);

@@ -132,6 +132,19 @@ void MatMulColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const Ten
 void SwiGluColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
                                  const TensorView& up, int64_t j0, int64_t j1, float* out);
 
+// And bf16 weights with f32 activations from kF32SmallMinRows rows while x, packed as f32 in tiles
+// of 32 rows (F32SmallFits), takes at most kF32SmallMaxXBytes (cpu/gemm_bf16_f32_small_avx512.cc:
+// the transposed form of GemmAvx512Bf16Small with each group of 14 weight rows converted to f32
+// once, not transposed; MatMulAvx512, SwiGluManyAvx512). x is re-read for every group, so it must
+// stay in L2. Chosen on the Intel Xeon of docs/benchmarks/2026-12-04 (bf16_forms_bench: ahead of
+// the dot-rows kernel from 16 rows but at 24, of the packed GEMM up to 384 x 1280, 1.9 MiB, even).
+constexpr int64_t kF32SmallMinRows = 16;
+constexpr int64_t kF32SmallMaxXBytes = int64_t{2} << 20;
+bool F32SmallFits(int64_t m, int64_t k);
+void GemmAvx512Bf16F32Small(const float* x, int64_t m, int64_t k, const TensorView& w,
+                            const float* bias, float* y);
+void SwiGluAvx512Bf16F32Small(const float* x, int64_t m, int64_t k, const TensorView& gate,
+                              const TensorView& up, float* out);
 // AMX (cpu/gemm_amx.cc). From kAmxMinRows input rows on, bf16 weights go through the tile GEMM with
 // each activation split into kAmxBf16Terms bf16 parts (3: the accuracy of the f32 GEMM, see the
 // file comment), or 1 part at MatMulPrecision::kMedium; everything else is MatMulAvx512.

@@ -127,6 +127,7 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
     return GemmAvx512Bf16(x, m, k, w, bias, y);
   }
   if (w.dtype == DType::kBF16 && m > 1) {
+    if (m >= kF32SmallMinRows && F32SmallFits(m, k)) return GemmAvx512Bf16F32Small(x, m, k, w, bias, y);
     return m >= kGemmMinRowsAvx512Bf16 ? GemmAvx512(x, m, k, w, bias, y)
                                        : MatMulBf16RowsF32Avx512(x, m, k, w, bias, y);
   }
@@ -145,10 +146,14 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
 
 bool SwiGluManyAvx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
                       const TensorView& up, float* out) {
-  if (gate.dtype != DType::kBF16 || up.dtype != DType::kBF16 || !Bf16Medium(DType::kBF16, m) ||
-      m < kBf16SmallMinRows || !Bf16SmallFits(m, k))
-    return false;
-  SwiGluAvx512Bf16Small(x, m, k, gate, up, out);
+  if (gate.dtype != DType::kBF16 || up.dtype != DType::kBF16) return false;
+  if (Bf16Medium(DType::kBF16, m)) {
+    if (m < kBf16SmallMinRows || !Bf16SmallFits(m, k)) return false;
+    SwiGluAvx512Bf16Small(x, m, k, gate, up, out);
+    return true;
+  }
+  if (m < kF32SmallMinRows || !F32SmallFits(m, k)) return false;
+  SwiGluAvx512Bf16F32Small(x, m, k, gate, up, out);
   return true;
 }
 
