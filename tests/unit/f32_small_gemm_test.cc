@@ -1,5 +1,6 @@
-// The transposed AVX-512 product of bf16 weights and f32 activations (cpu/gemm_bf16_f32_small_
-// avx512.cc: MatMulPrecision::kHigh from kF32SmallMinRows rows while the packed x fits) against a
+// The transposed AVX-512 product of bf16 (or f32) weights and f32 activations (cpu/gemm_bf16_f32_
+// small_avx512.cc: MatMulPrecision::kHigh from kF32SmallMinRows rows while the packed x fits;
+// f32 weights of the same values give the same bits) against a
 // double-precision product, over sizes that hit every edge: rows a multiple of 16 or 32, up to
 // kDotMaxRows past one (remainder rows as dot products) and more (a partial 16-row tile); k odd,
 // below 32, not a multiple of 32 (zero-padded last block) and spanning several 256-deep converted
@@ -59,6 +60,13 @@ TEST(F32SmallGemm, MatchesDoubleProduct) {
                                 c.bias ? bias.data() : nullptr, y.data());
     for (int64_t j = 0; j < c.n; ++j)
       ASSERT_TRUE(std::isnan(y[static_cast<size_t>(c.m * c.n + j)])) << "wrote past m=" << c.m;
+    // f32 weights holding the same values: the same sums, bit for bit.
+    std::vector<float> wf(w.size()), yf(y.size(), NAN);
+    for (size_t i = 0; i < w.size(); ++i) wf[i] = Bf16ToF32(w[i]);
+    cpu::GemmAvx512Bf16F32Small(x.data(), c.m, c.k, TensorView{DType::kF32, {c.n, c.k}, wf.data()},
+                                c.bias ? bias.data() : nullptr, yf.data());
+    ASSERT_TRUE(std::equal(y.begin(), y.begin() + c.m * c.n, yf.begin()))
+        << "f32 weights, m=" << c.m << " k=" << c.k << " n=" << c.n;
     for (int64_t i = 0; i < c.m; ++i)
       for (int64_t j = 0; j < c.n; ++j) {
         double want = c.bias ? bias[static_cast<size_t>(j)] : 0.0, mag = std::fabs(want);
@@ -177,6 +185,14 @@ TEST(F32SmallGemm, HighPrecisionRoutesHereWhileXFits) {
     else
       cpu::GemmAvx512(x.data(), m, k, wv, nullptr, want.data());
     EXPECT_EQ(got, want) << "m=" << m;
+    // f32 weights of the same values take the same kernel while x fits (the f32 dot / packed
+    // kernels otherwise).
+    if (m >= cpu::kF32SmallMinRows && m <= max_rows) {
+      std::vector<float> wf(w.size()), got_f32(got.size());
+      for (size_t i = 0; i < w.size(); ++i) wf[i] = Bf16ToF32(w[i]);
+      avx512->matmul(x.data(), m, k, TensorView{DType::kF32, {n, k}, wf.data()}, nullptr, got_f32.data());
+      EXPECT_EQ(got_f32, want) << "f32 weights, m=" << m;
+    }
   }
 }
 

@@ -132,7 +132,7 @@ void MatMulColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const Ten
 void SwiGluColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
                                  const TensorView& up, int64_t j0, int64_t j1, float* out);
 
-// And bf16 weights with f32 activations from kF32SmallMinRows rows while x, packed as f32 in tiles
+// And bf16 (or f32) weights with f32 activations from kF32SmallMinRows rows while x, packed as f32 in tiles
 // of 32 rows (F32SmallFits), takes at most kF32SmallMaxXBytes (cpu/gemm_bf16_f32_small_avx512.cc:
 // the transposed form of GemmAvx512Bf16Small with each group of 14 weight rows converted to f32
 // once, not transposed; MatMulAvx512, SwiGluManyAvx512). x is re-read for every group, so it must

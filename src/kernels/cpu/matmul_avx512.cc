@@ -131,6 +131,10 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
     return m >= kGemmMinRowsAvx512Bf16 ? GemmAvx512(x, m, k, w, bias, y)
                                        : MatMulBf16RowsF32Avx512(x, m, k, w, bias, y);
   }
+  // f32 weights as bf16 ones (the same kernel, so the same sums: an f32 checkpoint of bf16 values
+  // gives the bf16 checkpoint's results).
+  if (w.dtype == DType::kF32 && m >= kF32SmallMinRows && F32SmallFits(m, k))
+    return GemmAvx512Bf16F32Small(x, m, k, w, bias, y);
   if (m >= kGemmMinRows && IsFloatDType(w.dtype)) return GemmAvx512(x, m, k, w, bias, y);
   switch (w.dtype) {
     case DType::kF32:
