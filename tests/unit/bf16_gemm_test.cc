@@ -214,7 +214,7 @@ TEST(Bf16Gemm, FusedSwiGluMatchesTheTwoProducts) {
       EXPECT_EQ(viat, want) << "m=" << m << " k=" << k;
       // High precision: f32 activations, the f32 transposed kernel (f32_small_gemm_test) from
       // kF32SmallMinRows rows.
-      EXPECT_EQ(cpu::SwiGluManyAvx512(x.data(), m, k, g, u, viat.data()), m >= cpu::kF32SmallMinRows)
+      EXPECT_EQ(cpu::SwiGluManyAvx512(x.data(), m, k, g, u, viat.data()), cpu::F32SmallChosen(m, k))
           << "high precision, m=" << m;
     }
   SetMatMulPrecision(MatMulPrecision::kMedium);
@@ -292,10 +292,9 @@ TEST(Bf16Gemm, MediumPrecisionRoutesBf16GemmsHere) {
                                                           : &cpu::GemmAvx512Bf16;
         EXPECT_EQ(medium, run([&](float* y) { want(x.data(), m, k, wv, nullptr, y); }))
             << "m=" << m;
-        // High precision: f32 activations; the f32 transposed kernel from kF32SmallMinRows rows
-        // while x fits, else the packed GEMM from kGemmMinRowsAvx512Bf16 rows, the dot-rows below.
+        // High precision: f32 activations; the f32 transposed kernel where F32SmallChosen, else the packed GEMM from kGemmMinRowsAvx512Bf16 rows, the dot-rows below.
         EXPECT_EQ(high, run([&](float* y) {
-                    if (m >= cpu::kF32SmallMinRows && cpu::F32SmallFits(m, k))
+                    if (cpu::F32SmallChosen(m, k))
                       cpu::GemmAvx512Bf16F32Small(x.data(), m, k, wv, nullptr, y);
                     else if (m >= cpu::kGemmMinRowsAvx512Bf16)
                       cpu::GemmAvx512(x.data(), m, k, wv, nullptr, y);

@@ -1,5 +1,6 @@
 // The transposed AVX-512 product of bf16 (or f32) weights and f32 activations (cpu/gemm_bf16_f32_
-// small_avx512.cc: MatMulPrecision::kHigh from kF32SmallMinRows rows while the packed x fits;
+// small_avx512.cc: MatMulPrecision::kHigh where F32SmallChosen: 16-47 rows, or up to 128 with
+// k >= 256, while the packed x fits;
 // f32 weights of the same values give the same bits) against a
 // double-precision product, over sizes that hit every edge: rows a multiple of 16 or 32, up to
 // kDotMaxRows past one (remainder rows as dot products) and more (a partial 16-row tile); k odd,
@@ -114,8 +115,8 @@ TEST(F32SmallGemm, IntegerSumsAreExact) {
 
 // The fused SwiGLU against its two products: each output is the same fixed sum whatever the
 // output stride, so bit for bit after SiluMulAvx512's vector silu (padded to whole vectors, as
-// the kernel applies it per group); kernels::SwiGlu takes it at high precision from
-// kF32SmallMinRows rows.
+// the kernel applies it per group); kernels::SwiGlu takes it at high precision where
+// F32SmallChosen.
 TEST(F32SmallGemm, FusedSwiGluMatchesTheTwoProducts) {
   const KernelTable* avx512 = Avx512Table();
   if (!avx512) GTEST_SKIP() << "no AVX-512 table on this CPU";
@@ -139,8 +140,12 @@ TEST(F32SmallGemm, FusedSwiGluMatchesTheTwoProducts) {
       cpu::SwiGluAvx512Bf16F32Small(x.data(), m, k, g, u, got.data());
       ASSERT_EQ(got, want) << "m=" << m << " k=" << k;
       std::vector<float> viat(got.size(), NAN);
-      SwiGluWith(*avx512, x.data(), m, k, g, u, viat.data());
-      EXPECT_EQ(viat, want) << "through the table, m=" << m << " k=" << k;
+      if (cpu::F32SmallChosen(m, k)) {
+        SwiGluWith(*avx512, x.data(), m, k, g, u, viat.data());
+        EXPECT_EQ(viat, want) << "through the table, m=" << m << " k=" << k;
+      } else {
+        EXPECT_FALSE(cpu::SwiGluManyAvx512(x.data(), m, k, g, u, viat.data())) << "m=" << m << " k=" << k;
+      }
     }
   std::vector<float> x(static_cast<size_t>(16 * 64), 1.0f), out(16 * 8);
   std::vector<uint16_t> w(8 * 64, F32ToBf16(0.5f));
@@ -150,48 +155,59 @@ TEST(F32SmallGemm, FusedSwiGluMatchesTheTwoProducts) {
 }
 
 // The packed-x budget: F32SmallFits is exact at its boundary (rows 0 mod 16 past a tile of 32,
-// remainder rows as plain rows), and the table's bf16 product takes the kernel exactly where it
-// fits from kF32SmallMinRows rows (the packed GEMM beyond, the dot-rows kernel below).
-TEST(F32SmallGemm, HighPrecisionRoutesHereWhileXFits) {
+// remainder rows as plain rows). Then the rule (F32SmallChosen) at each of its edges, and the
+// table's bf16 and f32 products taking the kernel exactly there (the packed GEMM or the dot
+// kernels elsewhere).
+TEST(F32SmallGemm, HighPrecisionRoutesHereWhereChosen) {
   const KernelTable* avx512 = Avx512Table();
   if (!avx512) GTEST_SKIP() << "no AVX-512 table on this CPU";
   ASSERT_EQ(GetMatMulPrecision(), MatMulPrecision::kHigh) << "the default";
-  const int64_t k = 1024;  // kpad = k: 4 KiB per packed row
-  int64_t max_rows = 0;
-  for (int64_t m = 1; m < 2 * cpu::kF32SmallMaxXBytes / (4 * k); ++m) {
-    const bool fits = cpu::F32SmallFits(m, k);
-    if (fits) max_rows = m;
-    // Tiles of 32 rows up to the last multiple of 16, then single rows if <= 8 remain.
-    const int64_t tiled = m % 16 <= 8 ? m - m % 16 : m;
-    const int64_t rows = (tiled + 31) / 32 * 32 + (m - tiled);
-    ASSERT_EQ(fits, rows * k * 4 <= cpu::kF32SmallMaxXBytes) << "m=" << m;
+  for (int64_t k : {1024, 8192}) {  // kpad = k: 4 / 32 KiB per packed row
+    for (int64_t m = 1; m < 2 * cpu::kF32SmallMaxXBytes / (4 * k); ++m) {
+      // Tiles of 32 rows up to the last multiple of 16, then single rows if <= 8 remain.
+      const int64_t tiled = m % 16 <= 8 ? m - m % 16 : m;
+      const int64_t rows = (tiled + 31) / 32 * 32 + (m - tiled);
+      ASSERT_EQ(cpu::F32SmallFits(m, k), rows * k * 4 <= cpu::kF32SmallMaxXBytes) << "m=" << m;
+    }
   }
-  ASSERT_GT(max_rows, 100) << "the budget holds a 512-token prefill's busy experts at k=1024";
+  struct Case {
+    int64_t m, k;
+    bool chosen;
+  };
+  const Case cases[] = {{cpu::kF32SmallMinRows - 1, 1024, false},
+                        {cpu::kF32SmallMinRows, 64, true},
+                        {cpu::kGemmMinRowsAvx512Bf16 - 1, 96, true},
+                        {cpu::kGemmMinRowsAvx512Bf16, cpu::kF32SmallMinK - 1, false},
+                        {cpu::kGemmMinRowsAvx512Bf16, cpu::kF32SmallMinK, true},
+                        {cpu::kF32SmallMaxRows, 1024, true},
+                        {cpu::kF32SmallMaxRows + 1, 1024, false},
+                        {64, 8192, true},    // 64 packed rows of 32 KiB: the budget exactly
+                        {65, 8192, false}};  // one more row past it
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const int64_t n = 30;
-  const std::vector<uint16_t> w = RandomBf16(n * k, rng, nd);
-  const TensorView wv{DType::kBF16, {n, k}, w.data()};
-  for (int64_t m : {cpu::kF32SmallMinRows - 1, cpu::kF32SmallMinRows, int64_t{40}, max_rows,
-                    max_rows + 1}) {
-    std::vector<float> x(static_cast<size_t>(m * k));
+  for (const Case& c : cases) {
+    ASSERT_EQ(cpu::F32SmallChosen(c.m, c.k), c.chosen) << "m=" << c.m << " k=" << c.k;
+    const std::vector<uint16_t> w = RandomBf16(n * c.k, rng, nd);
+    std::vector<float> wf(w.size());
+    for (size_t i = 0; i < w.size(); ++i) wf[i] = Bf16ToF32(w[i]);
+    const TensorView wv{DType::kBF16, {n, c.k}, w.data()}, wvf{DType::kF32, {n, c.k}, wf.data()};
+    std::vector<float> x(static_cast<size_t>(c.m * c.k));
     for (float& v : x) v = nd(rng);
-    std::vector<float> got(static_cast<size_t>(m * n)), want(got.size());
-    avx512->matmul(x.data(), m, k, wv, nullptr, got.data());
-    if (m < cpu::kF32SmallMinRows)
-      cpu::MatMulBf16RowsF32Avx512(x.data(), m, k, wv, nullptr, want.data());
-    else if (m <= max_rows)
-      cpu::GemmAvx512Bf16F32Small(x.data(), m, k, wv, nullptr, want.data());
+    std::vector<float> got(static_cast<size_t>(c.m * n)), want(got.size());
+    avx512->matmul(x.data(), c.m, c.k, wv, nullptr, got.data());
+    if (c.chosen)
+      cpu::GemmAvx512Bf16F32Small(x.data(), c.m, c.k, wv, nullptr, want.data());
+    else if (c.m >= cpu::kGemmMinRowsAvx512Bf16)
+      cpu::GemmAvx512(x.data(), c.m, c.k, wv, nullptr, want.data());
     else
-      cpu::GemmAvx512(x.data(), m, k, wv, nullptr, want.data());
-    EXPECT_EQ(got, want) << "m=" << m;
-    // f32 weights of the same values take the same kernel while x fits (the f32 dot / packed
-    // kernels otherwise).
-    if (m >= cpu::kF32SmallMinRows && m <= max_rows) {
-      std::vector<float> wf(w.size()), got_f32(got.size());
-      for (size_t i = 0; i < w.size(); ++i) wf[i] = Bf16ToF32(w[i]);
-      avx512->matmul(x.data(), m, k, TensorView{DType::kF32, {n, k}, wf.data()}, nullptr, got_f32.data());
-      EXPECT_EQ(got_f32, want) << "f32 weights, m=" << m;
+      cpu::MatMulBf16RowsF32Avx512(x.data(), c.m, c.k, wv, nullptr, want.data());
+    EXPECT_EQ(got, want) << "m=" << c.m << " k=" << c.k;
+    // f32 weights of the same values: the same kernel where chosen, so the same bits.
+    if (c.chosen) {
+      std::vector<float> got_f32(got.size());
+      avx512->matmul(x.data(), c.m, c.k, wvf, nullptr, got_f32.data());
+      EXPECT_EQ(got_f32, want) << "f32 weights, m=" << c.m << " k=" << c.k;
     }
   }
 }

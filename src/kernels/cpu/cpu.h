@@ -138,9 +138,16 @@ void SwiGluColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const Ten
 // once, not transposed; MatMulAvx512, SwiGluManyAvx512). x is re-read for every group, so it must
 // stay in L2. Chosen on the Intel Xeon of docs/benchmarks/2026-12-04 (bf16_forms_bench: ahead of
 // the dot-rows kernel from 16 rows but at 24, of the packed GEMM up to 384 x 1280, 1.9 MiB, even).
+// From kGemmMinRowsAvx512Bf16 rows the packed GEMM comes out ahead of it on hot weights or a short
+// k (k = 64-192 at 64 rows, every k <= 512 at 256 rows: attention's Q K^T, SigLIP's 729 rows), so
+// there it is taken only up to kF32SmallMaxRows rows with k >= kF32SmallMinK (MoE experts,
+// short prompts). F32SmallChosen(m, k) is the whole rule.
 constexpr int64_t kF32SmallMinRows = 16;
+constexpr int64_t kF32SmallMaxRows = 128;
+constexpr int64_t kF32SmallMinK = 256;
 constexpr int64_t kF32SmallMaxXBytes = int64_t{2} << 20;
 bool F32SmallFits(int64_t m, int64_t k);
+bool F32SmallChosen(int64_t m, int64_t k);
 void GemmAvx512Bf16F32Small(const float* x, int64_t m, int64_t k, const TensorView& w,
                             const float* bias, float* y);
 void SwiGluAvx512Bf16F32Small(const float* x, int64_t m, int64_t k, const TensorView& gate,

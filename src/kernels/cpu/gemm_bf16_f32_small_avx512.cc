@@ -345,6 +345,11 @@ bool F32SmallFits(int64_t m, int64_t k) {
   return (tiles * kTileRows + m - mt) * PaddedK(k) * 4 <= kF32SmallMaxXBytes;
 }
 
+bool F32SmallChosen(int64_t m, int64_t k) {
+  if (m < kF32SmallMinRows || !F32SmallFits(m, k)) return false;
+  return m < kGemmMinRowsAvx512Bf16 || (m <= kF32SmallMaxRows && k >= kF32SmallMinK);
+}
+
 void GemmAvx512Bf16F32Small(const float* x, int64_t m, int64_t k, const TensorView& w,
                             const float* bias, float* y) {
   DSVL2_CHECK_MSG((w.dtype == DType::kBF16 || w.dtype == DType::kF32) && m >= 1 && k >= 1,
