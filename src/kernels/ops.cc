@@ -40,11 +40,23 @@ void LayerNorm(const float* x, const float* w, const float* b, int64_t rows, int
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * n;
       float* yr = y + r * n;
+      // Sums in double over 8 interleaved partial sums (one chain per lane: vectorizes, where
+      // one serial double chain had made LayerNorm ~4% of vision time).
+      double part[8] = {};
+      int64_t i = 0;
+      for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) part[l] += xr[i + l];
       double mean = 0;
-      for (int64_t i = 0; i < n; ++i) mean += xr[i];
+      for (; i < n; ++i) mean += xr[i];
+      for (double p : part) mean += p;
       mean /= n;
+      for (double& p : part) p = 0;
+      i = 0;
+      for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) part[l] += (xr[i + l] - mean) * (xr[i + l] - mean);
       double var = 0;
-      for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+      for (; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+      for (double p : part) var += p;
       var /= n;
       const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
       const float m = static_cast<float>(mean);
@@ -82,7 +94,13 @@ void Axpy(float a, const float* x, int64_t n, float* y) {
 }
 
 void Add(const float* x, int64_t n, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+  auto add = [x, y](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] += x[i];
+  };
+  if (n < (int64_t{1} << 16))
+    add(0, n);
+  else
+    ThreadPool::Global().ParallelFor(n, int64_t{1} << 14, add);
 }
 
 void RopeNeox(float* v, int dim, const float* cos, const float* sin) {

@@ -21,7 +21,7 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out);
 void Softmax(float* x, int64_t n);
 // y += a * x
 void Axpy(float a, const float* x, int64_t n, float* y);
-void Add(const float* x, int64_t n, float* y);  // y += x
+void Add(const float* x, int64_t n, float* y);  // y += x (on the pool from 65536 elements)
 
 // Rotary embedding of one head vector of length `dim` at `pos` with inv_freq[dim/2].
 // NeoX / rotate_half layout: pairs (i, i + dim/2).
