@@ -15,8 +15,10 @@
 // weight is the tile multiply's row operand and is read in place from the (memory-mapped)
 // checkpoint with a row stride: no weight packing. The activations are the column operand, packed
 // once per call into tiles of 16 pairs x 16 rows x 2 (the "VNNI" layout the instruction needs).
-// k is taken in chunks of 32; a tail k % 32 is added in f32 with AVX-512 when results are stored,
-// with each activation replaced by the sum of its parts (PartsSum) as in the tiles.
+// k is taken in chunks of 32; a last, partial chunk is zero-padded: the activations when packed,
+// the weights copied per column block (a tile load must not read past the end of a row). It had
+// been added in f32 with AVX-512 when results were stored, which cost more than the tile products
+// where k is short (attention's Q K^T at k = 72: 8 of 72 k took most of the product's time).
 //
 // Blocking. 8 tile registers: 4 accumulators (2 x 16 weight rows by 2 x 16 input rows), 2 weight
 // tiles, 2 activation tiles (reloaded for each part). Threads split the output columns in blocks
@@ -69,9 +71,15 @@ void PackBlock(const float* x, int64_t m, int64_t k, int64_t ib, int64_t chunks,
     for (int i = 0; i < kRows; ++i) {
       const int64_t row = ib * kRows + i;
       __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-      if (row < m) {
-        lo = _mm512_loadu_ps(x + row * k + c * kChunk);
-        hi = _mm512_loadu_ps(x + row * k + c * kChunk + 16);
+      if (row < m) {  // k past the end (the last, partial chunk) as zeros
+        const int64_t left = k - c * kChunk;
+        auto mask = [](int64_t l) {
+          return l >= 16 ? static_cast<__mmask16>(0xffff)
+                 : l <= 0 ? static_cast<__mmask16>(0)
+                          : static_cast<__mmask16>((1u << l) - 1);
+        };
+        lo = _mm512_maskz_loadu_ps(mask(left), x + row * k + c * kChunk);
+        hi = _mm512_maskz_loadu_ps(mask(left - 16), x + row * k + c * kChunk + 16);
       }
       for (int t = 0; t < terms; ++t) {
         const __m512bh b = _mm512_cvtne2ps_pbh(hi, lo);  // elements 0..31 of the part, in order
@@ -91,18 +99,6 @@ void PackBlock(const float* x, int64_t m, int64_t k, int64_t ib, int64_t chunks,
   }
 }
 
-// The value the `terms` bf16 parts of x represent (x itself for 3 parts, bf16(x) for 1): the k-tail
-// multiplies this, so a product's numerics do not depend on k % 32.
-inline float PartsSum(float x, int terms) {
-  float sum = 0.0f, rest = x;
-  for (int t = 0; t < terms; ++t) {
-    const float part = Bf16ToF32(F32ToBf16(rest));
-    sum += part;
-    rest -= part;
-  }
-  return sum;
-}
-
 struct Problem {
   const float* x;
   int64_t m, k, n;
@@ -110,7 +106,6 @@ struct Problem {
   const float* bias;
   float* y;
   PackedActs acts;
-  const float* xtail;  // [m][k % 32]: PartsSum of the activations past the last full chunk
   int64_t row_pairs;   // blocks of 32 input rows
 };
 
@@ -118,7 +113,7 @@ struct Problem {
 struct Scratch {
   std::vector<float> acc;       // accumulators of a column group: 4 tiles per block
   std::vector<uint16_t> wpad;   // the last, partial column block with zero rows
-  std::vector<float> wtail;     // k-tail of the group's weights, transposed: [block][tail][32]
+  std::vector<uint16_t> wtail;  // the group's weights past the last full chunk: [block][32][32]
   template <typename T>
   static T* Grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
@@ -127,9 +122,8 @@ struct Scratch {
 };
 
 // Stores the 4 accumulator tiles of column block jb, input rows [32 ip, 32 ip + 32): transposed
-// back to y[i, j], plus the f32 k-tail and the bias.
-void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc, const float* wtail,
-                int64_t tail) {
+// back to y[i, j], plus the bias.
+void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc) {
   for (int js = 0; js < 2; ++js) {
     const int64_t j0 = jb * kBlock + js * kRows;
     if (j0 >= pr.n) continue;
@@ -144,13 +138,8 @@ void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc, con
       for (int jj = 0; jj < kRows; ++jj) r[jj] = _mm512_loadu_ps(tile + jj * 16);
       Transpose16(r);  // r[ii] = C'[0..16][ii]
       const int nrows = static_cast<int>(std::min<int64_t>(kRows, pr.m - i0));
-      for (int ii = 0; ii < nrows; ++ii) {
-        __m512 v = _mm512_add_ps(r[ii], bias);
-        const float* xr = pr.xtail + (i0 + ii) * tail;
-        for (int64_t q = 0; q < tail; ++q)
-          v = _mm512_fmadd_ps(_mm512_set1_ps(xr[q]), _mm512_loadu_ps(wtail + q * kBlock + js * kRows), v);
-        _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask, v);
-      }
+      for (int ii = 0; ii < nrows; ++ii)
+        _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask, _mm512_add_ps(r[ii], bias));
     }
   }
 }
@@ -158,7 +147,9 @@ void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc, con
 template <int T>
 void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
   thread_local Scratch s;
-  const int64_t k = pr.k, n = pr.n, chunks = pr.acts.chunks, tail = k - chunks * kChunk;
+  // chunks: every chunk of 32 k, the last one partial when tail > 0 (its weights copied, zero
+  // padded, into wtail: a tile load must not read past a row).
+  const int64_t k = pr.k, n = pr.n, chunks = pr.acts.chunks, full = k / kChunk, tail = k - full * kChunk;
   const int64_t ld = k * 2;  // weight row stride in bytes
   // A group's weights (32 rows x k bf16 per block) within ~1 MiB of L2, and the activation tiles of
   // a slab (2 blocks x slab chunks x T parts x 1 KiB = 128 KiB) in L2 beside them. Slabs long
@@ -168,7 +159,7 @@ void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
   const int64_t group = std::clamp<int64_t>((int64_t{1} << 20) / (kBlock * k * 2), 1, 16);
   const int64_t slab = 64 / T;
   float* acc = Scratch::Grow(s.acc, static_cast<size_t>(group * 4 * 256));
-  float* wtail = Scratch::Grow(s.wtail, static_cast<size_t>(group * std::max<int64_t>(tail, 1) * kBlock));
+  uint16_t* wtail = Scratch::Grow(s.wtail, static_cast<size_t>(group * kBlock * kChunk));
   const int64_t last_block = (n - 1) / kBlock;
   const bool partial_last = (last_block + 1) * kBlock > n;
   ConfigureFullTiles();  // 0..3 accumulators, 4..5 weights, 6..7 activations
@@ -186,9 +177,13 @@ void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
       } else {
         wrows[jb - g0] = pr.w + jb * kBlock * k;
       }
-      float* wt = wtail + (jb - g0) * tail * kBlock;
-      for (int64_t q = 0; q < tail; ++q)
-        for (int c = 0; c < kBlock; ++c) wt[q * kBlock + c] = Bf16ToF32(wrows[jb - g0][c * k + chunks * kChunk + q]);
+      if (tail > 0) {
+        uint16_t* wt = wtail + (jb - g0) * kBlock * kChunk;
+        for (int c = 0; c < kBlock; ++c) {
+          std::memcpy(wt + c * kChunk, wrows[jb - g0] + c * k + full * kChunk, static_cast<size_t>(tail) * 2);
+          std::memset(wt + c * kChunk + tail, 0, static_cast<size_t>(kChunk - tail) * 2);
+        }
+      }
     }
     for (int64_t ip = 0; ip < pr.row_pairs; ++ip) {
       for (int64_t s0 = 0; s0 < chunks; s0 += slab) {
@@ -208,16 +203,23 @@ void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
           }
           const uint16_t* w0 = wrows[jb - g0];
           const uint16_t* w1 = w0 + kRows * k;
+          const uint16_t* t0 = wtail + (jb - g0) * kBlock * kChunk;
+          const uint16_t* t1 = t0 + kRows * kChunk;
           for (int64_t c = s0; c < s1; ++c) {
             // The weight rows two chunks ahead into L1: 32 row streams of 64 bytes each are too
             // many for the hardware prefetchers, and a tile load waits for all 16 of its lines.
-            if (c + 2 < chunks)
+            if (c + 2 < full)
               for (int r = 0; r < kRows; ++r) {
                 _mm_prefetch(reinterpret_cast<const char*>(w0 + r * k + (c + 2) * kChunk), _MM_HINT_T0);
                 _mm_prefetch(reinterpret_cast<const char*>(w1 + r * k + (c + 2) * kChunk), _MM_HINT_T0);
               }
-            _tile_loadd(4, w0 + c * kChunk, ld);
-            _tile_loadd(5, w1 + c * kChunk, ld);
+            if (c < full) {
+              _tile_loadd(4, w0 + c * kChunk, ld);
+              _tile_loadd(5, w1 + c * kChunk, ld);
+            } else {
+              _tile_loadd(4, t0, kChunk * 2);
+              _tile_loadd(5, t1, kChunk * 2);
+            }
             for (int t = 0; t < T; ++t) {
               _tile_loadd(6, pr.acts.Tile(2 * ip, c, t), 64);
               _tile_loadd(7, pr.acts.Tile(2 * ip + 1, c, t), 64);
@@ -231,7 +233,7 @@ void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
           _tile_stored(1, a + 256, 64);
           _tile_stored(2, a + 512, 64);
           _tile_stored(3, a + 768, 64);
-          if (s1 == chunks) StoreBlock(pr, jb, ip, a, wtail + (jb - g0) * tail * kBlock, tail);
+          if (s1 == chunks) StoreBlock(pr, jb, ip, a);
         }
       }
     }
@@ -243,26 +245,20 @@ void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
 
 void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                  float* y, int terms) {
-  const int64_t n = w.dim(0), chunks = k / kChunk;
+  const int64_t n = w.dim(0), chunks = (k + kChunk - 1) / kChunk;
   const int64_t row_pairs = (m + kBlock - 1) / kBlock, blocks = 2 * row_pairs;
   thread_local std::vector<uint16_t> packed;
   const size_t need = static_cast<size_t>(blocks * chunks * terms * kTileElems);
   if (packed.size() < need) packed.resize(need);
   uint16_t* acts = packed.data();
-  const int64_t tail = k - chunks * kChunk;
-  thread_local std::vector<float> tails;
-  if (tails.size() < static_cast<size_t>(m * tail)) tails.resize(static_cast<size_t>(m * tail));
-  float* xtail = tails.data();
   ThreadPool& pool = ThreadPool::Global();
   pool.ParallelFor(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t ib = b0; ib < b1; ++ib) {
       PackBlock(x, m, k, ib, chunks, terms, acts + ib * chunks * terms * kTileElems);
-      for (int64_t i = ib * kRows; i < std::min(m, (ib + 1) * kRows); ++i)
-        for (int64_t q = 0; q < tail; ++q) xtail[i * tail + q] = PartsSum(x[i * k + chunks * kChunk + q], terms);
     }
   });
   const Problem pr{x, m, k, n, static_cast<const uint16_t*>(w.data), bias, y,
-                   PackedActs{acts, chunks, terms}, xtail, row_pairs};
+                   PackedActs{acts, chunks, terms}, row_pairs};
   pool.ParallelFor((n + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
     switch (terms) {
       case 1: return RunColumns<1>(pr, b0, b1);
