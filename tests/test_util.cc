@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include "base/half.h"
+
 namespace dsvl2::testing {
 namespace {
 std::vector<std::string>& TempDirs() {
@@ -45,6 +47,18 @@ Diff Compare(const float* a, const float* b, size_t n) {
     d.max_ref = std::max(d.max_ref, std::fabs(static_cast<double>(b[i])));
   }
   return d;
+}
+
+const kernels::KernelTable* SupportedTable(kernels::Isa isa) {
+  for (const kernels::KernelTable* t : kernels::AllSupported())
+    if (t->isa == isa) return t;
+  return nullptr;
+}
+
+std::vector<uint16_t> RandomBf16(int64_t n, std::mt19937& rng, std::normal_distribution<float>& nd) {
+  std::vector<uint16_t> w(static_cast<size_t>(n));
+  for (auto& v : w) v = F32ToBf16(nd(rng));
+  return w;
 }
 
 }  // namespace dsvl2::testing

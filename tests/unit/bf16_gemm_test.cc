@@ -19,6 +19,7 @@
 #include "base/half.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/kernels.h"
+#include "test_util.h"
 
 namespace dsvl2::kernels {
 namespace {
@@ -37,11 +38,7 @@ const Kernel kKernels[] = {{"packed", &cpu::GemmAvx512Bf16, int64_t{1} << 40},
                            {"few-row", &cpu::GemmAvx512Bf16Small, int64_t{1} << 40},
                            {"dot-rows", &cpu::MatMulBf16RowsAvx512, cpu::kBf16SmallMinRows - 1}};
 
-const KernelTable* Avx512Table() {
-  for (const KernelTable* t : AllSupported())
-    if (t->isa == Isa::kAvx512) return t;
-  return nullptr;
-}
+const KernelTable* Avx512Table() { return testing::SupportedTable(Isa::kAvx512); }
 
 TEST(Bf16Gemm, MatchesDoubleOfRoundedActivations) {
   if (!Avx512Table() || !cpu::Avx512Bf16Usable()) GTEST_SKIP() << "no AVX-512-BF16 on this CPU";
@@ -129,14 +126,6 @@ TEST(Bf16Gemm, PairsLineUpExactly) {
   }
 }
 
-// n bf16 weights drawn from nd (the same draws, in order, as a loop over F32ToBf16(nd(rng))).
-std::vector<uint16_t> RandomBf16(int64_t n, std::mt19937& rng,
-                                 std::normal_distribution<float>& nd) {
-  std::vector<uint16_t> w(static_cast<size_t>(n));
-  for (auto& v : w) v = F32ToBf16(nd(rng));
-  return w;
-}
-
 // The dot-rows kernel's column-range and SwiGLU forms (the pieces MoeLayer::RunBatched hands out)
 // against its whole product, which the tests above hold to the double product: each output is
 // one fixed sum whatever the tile shape, so they agree bit for bit (SwiGLU: with SiluMulAvx512's
@@ -149,7 +138,8 @@ TEST(Bf16Gemm, DotRowsColumnsAndSwiGluMatchTheProduct) {
   const int64_t n = 37;
   for (int64_t k : {33, 1280})
     for (int64_t m : {2, 3, 5, 15, 16, 40}) {
-      const std::vector<uint16_t> wg = RandomBf16(n * k, rng, nd), wu = RandomBf16(n * k, rng, nd);
+      const std::vector<uint16_t> wg = testing::RandomBf16(n * k, rng, nd);
+      const std::vector<uint16_t> wu = testing::RandomBf16(n * k, rng, nd);
       std::vector<float> x(static_cast<size_t>(m * k));
       for (float& v : x) v = nd(rng);
       const TensorView g{DType::kBF16, {n, k}, wg.data()}, u{DType::kBF16, {n, k}, wu.data()};
@@ -193,7 +183,8 @@ TEST(Bf16Gemm, FusedSwiGluMatchesTheTwoProducts) {
   const int64_t n = 37;  // groups of 14, 14, 9 columns
   for (int64_t k : {33, 320})
     for (int64_t m : {cpu::kBf16SmallMinRows, int64_t{16}, int64_t{17}, int64_t{33}, int64_t{64}}) {
-      const std::vector<uint16_t> wg = RandomBf16(n * k, rng, nd), wu = RandomBf16(n * k, rng, nd);
+      const std::vector<uint16_t> wg = testing::RandomBf16(n * k, rng, nd);
+      const std::vector<uint16_t> wu = testing::RandomBf16(n * k, rng, nd);
       std::vector<float> x(static_cast<size_t>(m * k));
       for (float& v : x) v = nd(rng);
       const TensorView g{DType::kBF16, {n, k}, wg.data()}, u{DType::kBF16, {n, k}, wu.data()};

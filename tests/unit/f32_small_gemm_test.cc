@@ -18,21 +18,12 @@
 #include "base/half.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/kernels.h"
+#include "test_util.h"
 
 namespace dsvl2::kernels {
 namespace {
 
-const KernelTable* Avx512Table() {
-  for (const KernelTable* t : AllSupported())
-    if (t->isa == Isa::kAvx512) return t;
-  return nullptr;
-}
-
-std::vector<uint16_t> RandomBf16(int64_t n, std::mt19937& rng, std::normal_distribution<float>& nd) {
-  std::vector<uint16_t> w(static_cast<size_t>(n));
-  for (auto& v : w) v = F32ToBf16(nd(rng));
-  return w;
-}
+const KernelTable* Avx512Table() { return testing::SupportedTable(Isa::kAvx512); }
 
 TEST(F32SmallGemm, MatchesDoubleProduct) {
   if (!Avx512Table()) GTEST_SKIP() << "no AVX-512 table on this CPU";
@@ -50,7 +41,7 @@ TEST(F32SmallGemm, MatchesDoubleProduct) {
                         {64, 96, 31, true},    {100, 640, 27, true}, {120, 2, 9, false},
                         {56, 4304, 15, true}};
   for (const Case& c : cases) {
-    const std::vector<uint16_t> w = RandomBf16(c.n * c.k, rng, nd);
+    const std::vector<uint16_t> w = testing::RandomBf16(c.n * c.k, rng, nd);
     std::vector<float> x(static_cast<size_t>(c.m * c.k)), bias(static_cast<size_t>(c.n));
     for (float& v : x) v = nd(rng) * std::exp2(expo(rng));
     for (float& v : bias) v = nd(rng);
@@ -126,7 +117,8 @@ TEST(F32SmallGemm, FusedSwiGluMatchesTheTwoProducts) {
   const int64_t n = 37;  // groups of 14, 14, 9 columns
   for (int64_t k : {33, 320})
     for (int64_t m : {16, 17, 24, 30, 33, 64}) {
-      const std::vector<uint16_t> wg = RandomBf16(n * k, rng, nd), wu = RandomBf16(n * k, rng, nd);
+      const std::vector<uint16_t> wg = testing::RandomBf16(n * k, rng, nd);
+      const std::vector<uint16_t> wu = testing::RandomBf16(n * k, rng, nd);
       std::vector<float> x(static_cast<size_t>(m * k));
       for (float& v : x) v = nd(rng);
       const TensorView g{DType::kBF16, {n, k}, wg.data()}, u{DType::kBF16, {n, k}, wu.data()};
@@ -188,7 +180,7 @@ TEST(F32SmallGemm, HighPrecisionRoutesHereWhereChosen) {
   const int64_t n = 30;
   for (const Case& c : cases) {
     ASSERT_EQ(cpu::F32SmallChosen(c.m, c.k), c.chosen) << "m=" << c.m << " k=" << c.k;
-    const std::vector<uint16_t> w = RandomBf16(n * c.k, rng, nd);
+    const std::vector<uint16_t> w = testing::RandomBf16(n * c.k, rng, nd);
     std::vector<float> wf(w.size());
     for (size_t i = 0; i < w.size(); ++i) wf[i] = Bf16ToF32(w[i]);
     const TensorView wv{DType::kBF16, {n, c.k}, w.data()}, wvf{DType::kF32, {n, c.k}, wf.data()};

@@ -34,7 +34,6 @@
 #include <cstring>
 #include <vector>
 
-#include "base/half.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/cpu.h"

@@ -126,15 +126,14 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
     if (m < kGemmMinRows || Bf16SmallFits(m, k)) return GemmAvx512Bf16Small(x, m, k, w, bias, y);
     return GemmAvx512Bf16(x, m, k, w, bias, y);
   }
+  // bf16 and f32 weights through the same transposed kernel where it is chosen (the same sums:
+  // an f32 checkpoint of bf16 values gives the bf16 checkpoint's results).
+  if ((w.dtype == DType::kBF16 || w.dtype == DType::kF32) && F32SmallChosen(m, k))
+    return GemmAvx512Bf16F32Small(x, m, k, w, bias, y);
   if (w.dtype == DType::kBF16 && m > 1) {
-    if (F32SmallChosen(m, k)) return GemmAvx512Bf16F32Small(x, m, k, w, bias, y);
     return m >= kGemmMinRowsAvx512Bf16 ? GemmAvx512(x, m, k, w, bias, y)
                                        : MatMulBf16RowsF32Avx512(x, m, k, w, bias, y);
   }
-  // f32 weights as bf16 ones (the same kernel, so the same sums: an f32 checkpoint of bf16 values
-  // gives the bf16 checkpoint's results).
-  if (w.dtype == DType::kF32 && F32SmallChosen(m, k))
-    return GemmAvx512Bf16F32Small(x, m, k, w, bias, y);
   if (m >= kGemmMinRows && IsFloatDType(w.dtype)) return GemmAvx512(x, m, k, w, bias, y);
   switch (w.dtype) {
     case DType::kF32:
