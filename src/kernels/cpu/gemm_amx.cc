@@ -34,6 +34,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/aligned.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/cpu.h"
@@ -110,11 +111,11 @@ struct Problem {
 
 // Per-thread scratch, grown once.
 struct Scratch {
-  std::vector<float> acc;       // accumulators of a column group: 4 tiles per block
-  std::vector<uint16_t> wpad;   // the last, partial column block with zero rows
-  std::vector<uint16_t> wtail;  // the group's weights past the last full chunk: [block][32][32]
+  AlignedVector<float> acc;       // accumulators of a column group: 4 tiles per block
+  AlignedVector<uint16_t> wpad;   // the last, partial column block with zero rows
+  AlignedVector<uint16_t> wtail;  // the group's weights past the last full chunk: [block][32][32]
   template <typename T>
-  static T* Grow(std::vector<T>& v, size_t n) {
+  static T* Grow(AlignedVector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
     return v.data();
   }
@@ -246,7 +247,7 @@ void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, cons
                  float* y, int terms) {
   const int64_t n = w.dim(0), chunks = (k + kChunk - 1) / kChunk;
   const int64_t row_pairs = (m + kBlock - 1) / kBlock, blocks = 2 * row_pairs;
-  thread_local std::vector<uint16_t> packed;
+  thread_local AlignedVector<uint16_t> packed;
   const size_t need = static_cast<size_t>(blocks * chunks * terms * kTileElems);
   if (packed.size() < need) packed.resize(need);
   uint16_t* acts = packed.data();
