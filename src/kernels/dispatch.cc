@@ -33,7 +33,8 @@ const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTra
 const KernelTable kAmxTable{Isa::kAmx, &cpu::MatMulAmx, &cpu::MatMulTransposedGeneric,
                            &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
                            &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512,
-                           &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512};
+                           &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512, nullptr,
+                           &cpu::AttendQkAmx, &cpu::AttendPvAmx};
 
 constexpr Isa kAllIsas[] = {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 

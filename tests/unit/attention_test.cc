@@ -95,25 +95,29 @@ TEST(Attention, AttendManyBf16ProductsAtMediumPrecision) {
   auto round = [](double v) { return static_cast<double>(Bf16ToF32(F32ToBf16(static_cast<float>(v)))); };
   std::mt19937 rng(19);
   std::normal_distribution<float> nd(0.0f, 1.5f);
+  // Besides the SigLIP head (729 x 72), sizes 1 past a tile (17, 33, 49) in rows, keys, dk and
+  // dv: the tile products' partial tiles.
   const Case cases[] = {{300, 72, 72, 300, -1, 1}, {40, 33, 9, 100, -1, 1}, {300, 24, 20, 300, 0, 1},
-                        {48, 40, 32, 20, 4, 3},    {272, 128, 128, 272, 0, 1}};
+                        {48, 40, 32, 20, 4, 3},    {272, 128, 128, 272, 0, 1}, {49, 33, 17, 49, -1, 1},
+                        {17, 17, 49, 81, -1, 1},   {729, 72, 72, 729, -1, 1}};
   const KernelTable& saved = Active();
   int checked_tables = 0;
   for (const KernelTable* table : AllSupported()) {
     SetActive(table->isa);
     for (const Case& c : cases) {
       const int64_t k_off = 1, v_off = k_off + c.dk + 2, stride = v_off + c.dv;
-      const int64_t q_stride = c.dk + 3, out_stride = c.dv;
+      const int64_t q_stride = c.dk + 3, out_stride = c.dv + 2;
       std::vector<float> kv(static_cast<size_t>(c.n_keys * stride)), q(static_cast<size_t>(c.m * q_stride));
       for (float& v : kv) v = nd(rng);
       for (float& v : q) v = nd(rng);
-      const KvSpan span{kv.data(), c.n_keys};
+      const std::vector<KvSpan> spans = UnevenSpans(kv.data(), c.n_keys, stride);
       const float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
       const size_t n_out = static_cast<size_t>(c.m * out_stride);
-      std::vector<float> f32(n_out), high(n_out), got(n_out);
+      // NaN between the output rows: nothing may be written there.
+      std::vector<float> f32(n_out, NAN), high(n_out, NAN), got(n_out, NAN);
       auto attend = [&](AttendProducts products, float* out) {
-        AttendMany(q.data(), q_stride, c.m, c.dk, &span, 1, stride, k_off, v_off, c.dv, c.n_keys,
-                   c.causal_base, c.group, scale, out, out_stride, products);
+        AttendMany(q.data(), q_stride, c.m, c.dk, spans.data(), static_cast<int>(spans.size()), stride,
+                   k_off, v_off, c.dv, c.n_keys, c.causal_base, c.group, scale, out, out_stride, products);
       };
       attend(AttendProducts::kF32, f32.data());
       attend(AttendProducts::kMatMulPrecision, high.data());
@@ -122,6 +126,9 @@ TEST(Attention, AttendManyBf16ProductsAtMediumPrecision) {
       SetMatMulPrecision(MatMulPrecision::kMedium);
       attend(AttendProducts::kMatMulPrecision, got.data());
       SetMatMulPrecision(MatMulPrecision::kHigh);
+      for (int64_t r = 0; r < c.m; ++r)
+        for (int64_t d = c.dv; d < out_stride; ++d)
+          ASSERT_TRUE(std::isnan(got[static_cast<size_t>(r * out_stride + d)])) << "wrote between rows";
       double err_got = 0, err_f32 = 0;
       for (int64_t r = 0; r < c.m; ++r) {
         const int64_t keys = c.causal_base < 0 ? c.n_keys : std::min(c.n_keys, c.causal_base + r / c.group + 1);
