@@ -107,44 +107,58 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
     return;
   }
   // bf16 K and V^T make both MatMuls take the bf16-weight kernels, which at medium precision
-  // round the activations (Q, P) to bf16 as well; or the table's tile products do it all.
+  // round the activations (Q, P) to bf16 as well.
   const bool bf16 = products == AttendProducts::kMatMulPrecision &&
                     GetMatMulPrecision() == MatMulPrecision::kMedium &&
                     MediumPrecisionChangesResults(Active());
   const DType kv_dtype = bf16 ? DType::kBF16 : DType::kF32;
-  // The table's bf16 tile products, where it has them: they read the key rows in place.
-  const KernelTable& table = Active();
-  const bool tiles = bf16 && m >= kAttendManyMinRows && table.attend_qk_bf16 && table.attend_pv_bf16;
   thread_local std::vector<float> k_buf, vt_buf, q_buf, s_buf, o_buf;
   thread_local std::vector<uint16_t> k_buf16, vt_buf16;
   thread_local std::vector<const float*> row_buf;
   const float* const* key_rows = KeyRows(spans, num_spans, row_stride, k_all, &row_buf);
-  // K[k_all, dk], contiguous: the "weight" of S = Q K^T (MatMul only).
-  const void* kmat = nullptr;
-  if (!tiles)
-    kmat = bf16 ? static_cast<const void*>(GatherK(key_rows, k_all, k_offset, dk, &k_buf16))
-                : GatherK(key_rows, k_all, k_offset, dk, &k_buf);
+  // The table's bf16 tile attention where it has one: the same roundings, the key rows read in
+  // place, each block of query rows from scores to output without leaving the core's caches.
+  const KernelTable& table = Active();
+  if (bf16 && m >= kAttendManyMinRows && table.attend_bf16) {
+    const int64_t block = BlockRows(m, k_all, causal);
+    thread_local std::vector<int64_t> lens;
+    for (int64_t r0 = 0; r0 < m; r0 += block) {
+      const int64_t rows = std::min(block, m - r0);
+      lens.resize(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) lens[static_cast<size_t>(r)] = keys_for_row(r0 + r);
+      table.attend_bf16(q + r0 * q_stride, q_stride, rows, dk, key_rows, k_offset, v_offset, dv,
+                        keys_for_row(r0 + rows - 1), lens.data(), scale, out + r0 * out_stride,
+                        out_stride);
+    }
+    return;
+  }
+  // K[k_all, dk], contiguous: the "weight" of S = Q K^T.
+  const void* kmat;
+  if (bf16)
+    kmat = GatherK(key_rows, k_all, k_offset, dk, &k_buf16);
+  else
+    kmat = GatherK(key_rows, k_all, k_offset, dk, &k_buf);
   const int64_t block = BlockRows(m, k_all, causal);
   const auto softmax_row = table.softmax_row;
   for (int64_t r0 = 0; r0 < m; r0 += block) {
     const int64_t rows = std::min(block, m - r0);
     const int64_t kb = keys_for_row(r0 + rows - 1);
-    // S[rows, kb] = Q K^T, Q block [rows, dk].
+    // Q block [rows, dk].
     const float* qb = q + r0 * q_stride;
-    float* sm = Grow(&s_buf, rows * kb);
-    const void* vt = nullptr;  // V^T[dv, kb]: the "weight" of O = P V (MatMul only)
-    if (tiles) {
-      table.attend_qk_bf16(qb, q_stride, rows, dk, key_rows, k_offset, kb, sm, kb);
-    } else {
-      if (q_stride != dk) {
-        float* qs = Grow(&q_buf, rows * dk);
-        CopyRows(qb, q_stride, rows, dk, qs, dk);
-        qb = qs;
-      }
-      MatMul(qb, rows, dk, TensorView{kv_dtype, {kb, dk}, kmat}, nullptr, sm);
-      vt = bf16 ? static_cast<const void*>(GatherVt(key_rows, kb, v_offset, dv, &vt_buf16))
-                : GatherVt(key_rows, kb, v_offset, dv, &vt_buf);
+    if (q_stride != dk) {
+      float* qs = Grow(&q_buf, rows * dk);
+      CopyRows(qb, q_stride, rows, dk, qs, dk);
+      qb = qs;
     }
+    // S[rows, kb] = Q K^T.
+    float* sm = Grow(&s_buf, rows * kb);
+    MatMul(qb, rows, dk, TensorView{kv_dtype, {kb, dk}, kmat}, nullptr, sm);
+    // V^T[dv, kb]: the "weight" of O = P V.
+    const void* vt;
+    if (bf16)
+      vt = GatherVt(key_rows, kb, v_offset, dv, &vt_buf16);
+    else
+      vt = GatherVt(key_rows, kb, v_offset, dv, &vt_buf);
     // P = softmax(scale * S) over each row's visible keys, zero beyond them.
     ThreadPool::Global().ParallelFor(rows, 8, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
@@ -169,9 +183,7 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
     });
     // O[rows, dv] = P V.
     float* ob = out + r0 * out_stride;
-    if (tiles) {
-      table.attend_pv_bf16(sm, kb, rows, kb, key_rows, v_offset, dv, ob, out_stride);
-    } else if (out_stride == dv) {
+    if (out_stride == dv) {
       MatMul(sm, rows, kb, TensorView{kv_dtype, {dv, kb}, vt}, nullptr, ob);
     } else {
       float* os = Grow(&o_buf, rows * dv);

@@ -124,18 +124,17 @@ struct KernelTable {
   // these weights and rows (returns false, doing nothing, otherwise); null: none.
   bool (*swiglu_many)(const float* x, int64_t m, int64_t k, const TensorView& gate,
                       const TensorView& up, float* out) = nullptr;
-  // AttendMany's two products with every operand rounded to bf16 (nearest even) and f32
-  // accumulation, where the table has a bf16 tile unit (null: MatMul against gathered K and V^T).
-  // Key row j is key_rows[j]: its key at [k_offset, k_offset + dk), its value at
-  // [v_offset, v_offset + dv). Each runs its own parallel regions on ThreadPool::Global().
-  //   qk: s[i * s_stride + j] = sum_d q[i * q_stride + d] k_j[d]   (i < rows, j < keys)
-  //   pv: out[i * out_stride + d] = sum_j p[i * p_stride + j] v_j[d]   (i < rows, d < dv)
-  void (*attend_qk_bf16)(const float* q, int64_t q_stride, int64_t rows, int dk,
-                         const float* const* key_rows, int64_t k_offset, int64_t keys, float* s,
-                         int64_t s_stride) = nullptr;
-  void (*attend_pv_bf16)(const float* p, int64_t p_stride, int64_t rows, int64_t keys,
-                         const float* const* key_rows, int64_t v_offset, int dv, float* out,
-                         int64_t out_stride) = nullptr;
+  // AttendMany's block at medium precision where the table has a bf16 tile unit (null: MatMuls
+  // against gathered K and V^T): for query rows i < rows (q + i * q_stride, dk floats),
+  // out[i * out_stride + d] = sum_{j < lens[i]} softmax_j(scale * q_i . k_j) v_j[d] (d < dv),
+  // with q, k, the probabilities and v rounded to bf16 (nearest even), f32 accumulation and an
+  // f32 softmax. Key j is key_rows[j][k_offset, k_offset + dk), its value
+  // key_rows[j][v_offset, v_offset + dv), j < keys; 1 <= lens[i] <= keys. Runs its own parallel
+  // region on ThreadPool::Global().
+  void (*attend_bf16)(const float* q, int64_t q_stride, int64_t rows, int dk,
+                      const float* const* key_rows, int64_t k_offset, int64_t v_offset, int dv,
+                      int64_t keys, const int64_t* lens, float scale, float* out,
+                      int64_t out_stride) = nullptr;
 };
 
 // Numerics of products of bf16 weights with many input rows (prefill, vision) on kernels that have

@@ -9,12 +9,9 @@ namespace dsvl2::kernels::cpu {
 // s[0, len) = softmax(scale * s[0, len)) in place, s[len, n) = 0. Requires len >= 1.
 void SoftmaxRowAvx512(float* s, int64_t len, int64_t n, float scale);
 
-// AttendMany's products in bf16 on AMX tiles (cpu/attn_amx.cc; KernelTable::attend_qk_bf16 /
-// attend_pv_bf16).
-void AttendQkAmx(const float* q, int64_t q_stride, int64_t rows, int dk, const float* const* key_rows,
-                 int64_t k_offset, int64_t keys, float* s, int64_t s_stride);
-void AttendPvAmx(const float* p, int64_t p_stride, int64_t rows, int64_t keys,
-                 const float* const* key_rows, int64_t v_offset, int dv, float* out,
-                 int64_t out_stride);
+// AttendMany's block in bf16 on AMX tiles (cpu/attn_amx.cc; KernelTable::attend_bf16).
+void AttendAmx(const float* q, int64_t q_stride, int64_t rows, int dk, const float* const* key_rows,
+               int64_t k_offset, int64_t v_offset, int dv, int64_t keys, const int64_t* lens,
+               float scale, float* out, int64_t out_stride);
 
 }  // namespace dsvl2::kernels::cpu

@@ -85,13 +85,13 @@ void PackValues(const float* const* rows, int64_t off, int64_t n, int64_t len, i
     }
 }
 
+// B for n rows j and len columns k into *buf, pack(jb, chunks, out) writing block jb, on the pool.
 template <typename Pack>
-PackedB PackAll(int64_t n, int64_t len, Pack pack) {
-  thread_local AlignedVector<uint16_t> buf;
+PackedB PackAll(int64_t n, int64_t len, AlignedVector<uint16_t>* buf, Pack pack) {
   const int64_t blocks = ((n + 2 * kRows - 1) / (2 * kRows)) * 2, chunks = (len + kChunk - 1) / kChunk;
   const size_t need = static_cast<size_t>(blocks * chunks * kTileElems);
-  if (buf.size() < need) buf.resize(need);
-  uint16_t* data = buf.data();
+  if (buf->size() < need) buf->resize(need);
+  uint16_t* data = buf->data();
   ThreadPool::Global().ParallelFor(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t jb = b0; jb < b1; ++jb) pack(jb, chunks, data + jb * chunks * kTileElems);
   });
@@ -122,79 +122,82 @@ void StoreTile(int t, float* c, int64_t c_stride, int64_t rows_left, int64_t col
     _mm512_mask_storeu_ps(c + i * c_stride, cmask, _mm512_load_ps(tile + i * 16));
 }
 
-// C[i, j] = sum_k A[i, k] B[j, k] for i < rows, j < n, where A[i, k] = bf16(a[i * a_stride + k])
-// for k < len: rows [32 ip0, 32 ip1) on the calling thread. A's 32 rows of a pair are rounded
-// into scratch (zero past rows and len), then multiplied against every column pair of B.
-void RowPairs(const float* a, int64_t a_stride, int64_t rows, int64_t len, const PackedB& b,
-              int64_t n, float* c, int64_t c_stride, int64_t ip0, int64_t ip1) {
-  thread_local AlignedVector<uint16_t> abuf;
-  const int64_t kp = b.chunks * kChunk;
-  if (abuf.size() < static_cast<size_t>(2 * kRows * kp)) abuf.resize(static_cast<size_t>(2 * kRows * kp));
-  uint16_t* at = abuf.data();
-  ConfigureFullTiles();  // 0..3 accumulators, 4..5 A, 6..7 B
-  for (int64_t ip = ip0; ip < ip1; ++ip) {
-    for (int r = 0; r < 2 * kRows; ++r) {
-      const int64_t i = ip * 2 * kRows + r;
-      uint16_t* dst = at + r * kp;
-      for (int64_t ch = 0; ch < b.chunks; ++ch)
-        _mm512_store_si512(dst + ch * kChunk, i < rows ? Bf16x32(a + i * a_stride + ch * kChunk, len - ch * kChunk)
-                                                       : _mm512_setzero_si512());
-    }
-    const int64_t i0 = ip * 2 * kRows;
-    for (int64_t jp = 0; jp < b.blocks / 2; ++jp) {
-      const int64_t j0 = jp * 2 * kRows;
-      if (j0 >= n) break;
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
-      for (int64_t ch = 0; ch < b.chunks; ++ch) {
-        _tile_loadd(4, at + ch * kChunk, kp * 2);
-        _tile_loadd(5, at + kRows * kp + ch * kChunk, kp * 2);
-        _tile_loadd(6, b.Tile(2 * jp, ch), 64);
-        _tile_loadd(7, b.Tile(2 * jp + 1, ch), 64);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
-      }
-      float* out = c + i0 * c_stride + j0;
-      const int64_t rl = rows - i0, cl = n - j0;
-      StoreTile(0, out, c_stride, rl, cl);
-      if (cl > kRows) StoreTile(1, out + kRows, c_stride, rl, cl - kRows);
-      if (rl > kRows) {
-        StoreTile(2, out + kRows * c_stride, c_stride, rl - kRows, cl);
-        if (cl > kRows) StoreTile(3, out + kRows * c_stride + kRows, c_stride, rl - kRows, cl - kRows);
-      }
-    }
-  }
-  _tile_release();
+// A[r, k] = bf16(a[r * a_stride + k]) for r < avail, k < len; zero elsewhere: 32 rows into out,
+// row stride kp (a multiple of 32).
+void RoundRows(const float* a, int64_t a_stride, int64_t avail, int64_t len, int64_t kp, uint16_t* out) {
+  for (int r = 0; r < 2 * kRows; ++r)
+    for (int64_t ch = 0; ch < kp / kChunk; ++ch)
+      _mm512_store_si512(out + r * kp + ch * kChunk,
+                         r < avail ? Bf16x32(a + r * a_stride + ch * kChunk, len - ch * kChunk)
+                                   : _mm512_setzero_si512());
 }
 
-void Product(const float* a, int64_t a_stride, int64_t rows, int64_t len, const PackedB& b,
-             int64_t n, float* c, int64_t c_stride) {
-  ThreadPool::Global().ParallelFor((rows + 2 * kRows - 1) / (2 * kRows), 1, [&](int64_t p0, int64_t p1) {
-    RowPairs(a, a_stride, rows, len, b, n, c, c_stride, p0, p1);
-  });
+// C[i, j] = sum_k A[i, k] B[j, k] for the 32 rows of A at `at` (row stride b.chunks * 32) and
+// columns j < n: rows_left (>= 1) of them stored to c (row stride c_stride).
+void RowPair(const uint16_t* at, const PackedB& b, int64_t n, float* c, int64_t c_stride,
+             int64_t rows_left) {
+  const int64_t kp = b.chunks * kChunk;
+  for (int64_t jp = 0; jp < b.blocks / 2; ++jp) {
+    const int64_t j0 = jp * 2 * kRows;
+    if (j0 >= n) break;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t ch = 0; ch < b.chunks; ++ch) {
+      _tile_loadd(4, at + ch * kChunk, kp * 2);
+      _tile_loadd(5, at + kRows * kp + ch * kChunk, kp * 2);
+      _tile_loadd(6, b.Tile(2 * jp, ch), 64);
+      _tile_loadd(7, b.Tile(2 * jp + 1, ch), 64);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    float* out = c + j0;
+    const int64_t rl = rows_left, cl = n - j0;
+    StoreTile(0, out, c_stride, rl, cl);
+    if (cl > kRows) StoreTile(1, out + kRows, c_stride, rl, cl - kRows);
+    if (rl > kRows) {
+      StoreTile(2, out + kRows * c_stride, c_stride, rl - kRows, cl);
+      if (cl > kRows) StoreTile(3, out + kRows * c_stride + kRows, c_stride, rl - kRows, cl - kRows);
+    }
+  }
 }
 
 }  // namespace
 
-void AttendQkAmx(const float* q, int64_t q_stride, int64_t rows, int dk, const float* const* key_rows,
-                 int64_t k_offset, int64_t keys, float* s, int64_t s_stride) {
-  const PackedB b = PackAll(keys, dk, [&](int64_t jb, int64_t chunks, uint16_t* out) {
-    PackKeys(key_rows, k_offset, keys, dk, jb, chunks, out);
+void AttendAmx(const float* q, int64_t q_stride, int64_t rows, int dk, const float* const* key_rows,
+               int64_t k_offset, int64_t v_offset, int dv, int64_t keys, const int64_t* lens,
+               float scale, float* out, int64_t out_stride) {
+  thread_local AlignedVector<uint16_t> kbuf, vbuf;
+  const PackedB kt = PackAll(keys, dk, &kbuf, [&](int64_t jb, int64_t chunks, uint16_t* o) {
+    PackKeys(key_rows, k_offset, keys, dk, jb, chunks, o);
   });
-  Product(q, q_stride, rows, dk, b, keys, s, s_stride);
-}
-
-void AttendPvAmx(const float* p, int64_t p_stride, int64_t rows, int64_t keys,
-                 const float* const* key_rows, int64_t v_offset, int dv, float* out,
-                 int64_t out_stride) {
-  const PackedB b = PackAll(dv, keys, [&](int64_t jb, int64_t chunks, uint16_t* o) {
+  const PackedB vt = PackAll(dv, keys, &vbuf, [&](int64_t jb, int64_t chunks, uint16_t* o) {
     PackValues(key_rows, v_offset, dv, keys, jb, chunks, o);
   });
-  Product(p, p_stride, rows, keys, b, dv, out, out_stride);
+  // Per pair of 16-row query blocks, on one thread: S's 32 rows into scratch (columns padded to
+  // whole tiles, so every tile is stored whole), the row softmax there, P rounded, O = P V.
+  const int64_t s_stride = kt.blocks * kRows;
+  ThreadPool::Global().ParallelFor((rows + 2 * kRows - 1) / (2 * kRows), 1, [&](int64_t p0, int64_t p1) {
+    thread_local AlignedVector<uint16_t> qa, pa;
+    thread_local AlignedVector<float> sbuf;
+    const int64_t qkp = kt.chunks * kChunk, vkp = vt.chunks * kChunk;
+    if (qa.size() < static_cast<size_t>(2 * kRows * qkp)) qa.resize(static_cast<size_t>(2 * kRows * qkp));
+    if (pa.size() < static_cast<size_t>(2 * kRows * vkp)) pa.resize(static_cast<size_t>(2 * kRows * vkp));
+    if (sbuf.size() < static_cast<size_t>(2 * kRows * s_stride)) sbuf.resize(static_cast<size_t>(2 * kRows * s_stride));
+    ConfigureFullTiles();  // 0..3 accumulators, 4..5 A, 6..7 B
+    for (int64_t ip = p0; ip < p1; ++ip) {
+      const int64_t i0 = ip * 2 * kRows, in_pair = std::min<int64_t>(2 * kRows, rows - i0);
+      RoundRows(q + i0 * q_stride, q_stride, in_pair, dk, qkp, qa.data());
+      RowPair(qa.data(), kt, s_stride, sbuf.data(), s_stride, 2 * kRows);
+      for (int64_t r = 0; r < in_pair; ++r) SoftmaxRowAvx512(sbuf.data() + r * s_stride, lens[i0 + r], keys, scale);
+      RoundRows(sbuf.data(), s_stride, in_pair, keys, vkp, pa.data());
+      RowPair(pa.data(), vt, dv, out + i0 * out_stride, out_stride, in_pair);
+    }
+    _tile_release();
+  });
 }
 
 }  // namespace dsvl2::kernels::cpu
