@@ -34,7 +34,7 @@ const KernelTable kAmxTable{Isa::kAmx, &cpu::MatMulAmx, &cpu::MatMulTransposedGe
                            &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
                            &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512,
                            &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512, nullptr,
-                           &cpu::AttendAmx};
+                           &cpu::MatMulGeluTanhAmx, &cpu::AttendAmx};
 
 constexpr Isa kAllIsas[] = {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 

@@ -124,6 +124,11 @@ struct KernelTable {
   // these weights and rows (returns false, doing nothing, otherwise); null: none.
   bool (*swiglu_many)(const float* x, int64_t m, int64_t k, const TensorView& gate,
                       const TensorView& up, float* out) = nullptr;
+  // y = gelu_tanh(x w^T + bias) in one pass where the table has one for these weights and rows
+  // (returns false, doing nothing, otherwise): the activation applied as the products are stored
+  // (the GELU's own pass over y had been memory bound). null: none.
+  bool (*matmul_gelu_tanh)(const float* x, int64_t m, int64_t k, const TensorView& w,
+                           const float* bias, float* y) = nullptr;
   // AttendMany's block at medium precision where the table has a bf16 tile unit (null: MatMuls
   // against gathered K and V^T): for query rows i < rows (q + i * q_stride, dk floats),
   // out[i * out_stride + d] = sum_{j < lens[i]} softmax_j(scale * q_i . k_j) v_j[d] (d < dv),
@@ -174,6 +179,13 @@ inline void MatMul(const float* x, int64_t m, int64_t k, const TensorView& w, co
     t.matmul(x, m, k, w, bias, y);
   }
 }
+
+// y = gelu_tanh(x w^T + bias): the table's fused product where it has one, else MatMul and
+// GeluTanh (kernels/ops.h). The fused form applies the same vector expression to every element;
+// the unfused one takes the scalar reference for the few elements at the ends of its parallel
+// chunks (within ~2 ulp of each other).
+void MatMulGeluTanh(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                    float* y);
 
 inline void MatMulCols(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
                        int64_t j1, float* y) {

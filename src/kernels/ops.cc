@@ -71,6 +71,14 @@ void GeluTanh(float* x, int64_t n) {
   ThreadPool::Global().ParallelFor(n, 16384, [x, gelu](int64_t b, int64_t e) { gelu(x + b, e - b); });
 }
 
+void MatMulGeluTanh(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                    float* y) {
+  const KernelTable& t = Active();
+  if (t.matmul_gelu_tanh && t.matmul_gelu_tanh(x, m, k, w, bias, y)) return;
+  MatMul(x, m, k, w, bias, y);
+  GeluTanh(y, m * w.dim(0));
+}
+
 void GeluErf(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
 }

@@ -75,8 +75,7 @@ void SiglipVisionTower::BlockForward(const Block& blk, int64_t batch, Tensor* x,
   const int64_t m = cfg_.mlp_hidden();
   Tensor& f = sc->f;
   f.Resize({rows, m});
-  kernels::MatMul(h.data(), rows, w, blk.fc1_w, blk.fc1_b.data(), f.data());
-  kernels::GeluTanh(f.data(), rows * m);
+  kernels::MatMulGeluTanh(h.data(), rows, w, blk.fc1_w, blk.fc1_b.data(), f.data());
   kernels::MatMul(f.data(), rows, m, blk.fc2_w, blk.fc2_b.data(), h.data());
   kernels::Add(h.data(), rows * w, x->data());
 }

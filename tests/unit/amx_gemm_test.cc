@@ -12,6 +12,7 @@
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
 
 namespace dsvl2::kernels {
 namespace {
@@ -145,6 +146,47 @@ TEST(AmxGemm, PrecisionSelectsTheParts) {
   EXPECT_TRUE(ParseMatMulPrecision("medium", &p));
   EXPECT_EQ(p, MatMulPrecision::kMedium);
   EXPECT_FALSE(ParseMatMulPrecision("low", &p));
+}
+
+// MatMulGeluTanh on every table, at both precisions: y = gelu_tanh(x w^T + bias) where
+// x w^T + bias is exactly the table's MatMul, and the GELU within 1e-5 of the scalar
+// reference (the AMX table applies the vector GELU as its tiles are stored; the others run MatMul
+// and then GeluTanh). Sizes with partial row / column blocks and a k tail; rows below the tile
+// GEMM's threshold take the unfused path on AMX too.
+TEST(AmxGemm, MatMulGeluTanhIsGeluOfTheMatMul) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const Case cases[] = {{16, 32, 16}, {33, 100, 45}, {70, 1152, 97}, {15, 64, 33}, {40, 2080, 640}};
+  const KernelTable& saved = Active();
+  for (const KernelTable* table : AllSupported()) {
+    SetActive(table->isa);
+    for (MatMulPrecision precision : {MatMulPrecision::kHigh, MatMulPrecision::kMedium}) {
+      SetMatMulPrecision(precision);
+      for (const Case& c : cases) {
+        std::vector<uint16_t> w(static_cast<size_t>(c.n * c.k));
+        for (auto& v : w) v = F32ToBf16(nd(rng));
+        std::vector<float> x(static_cast<size_t>(c.m * c.k)), bias(static_cast<size_t>(c.n));
+        // |x w^T| ~ 3: the GELU's curved part, and its tails, both well populated.
+        for (float& v : x) v = nd(rng) * 3.0f / std::sqrt(static_cast<float>(c.k));
+        for (float& v : bias) v = nd(rng);
+        const TensorView wv{DType::kBF16, {c.n, c.k}, w.data()};
+        std::vector<float> lin(static_cast<size_t>(c.m * c.n)), got(lin.size() + 1, NAN);
+        MatMul(x.data(), c.m, c.k, wv, bias.data(), lin.data());
+        MatMulGeluTanh(x.data(), c.m, c.k, wv, bias.data(), got.data());
+        ASSERT_TRUE(std::isnan(got.back())) << "wrote past the output";
+        std::vector<float> want = lin;
+        ref::GeluTanh(want.data(), static_cast<int64_t>(want.size()));
+        for (size_t i = 0; i < lin.size(); ++i)
+          // The vector exp is within ~2e-6 relative of std::exp over the GELU's range (more at
+          // the large arguments of v < -4, where gelu(v) is below 1e-6 |v|).
+          ASSERT_NEAR(got[i], want[i], 1e-5 * std::fabs(want[i]) + 1e-12 * std::fabs(lin[i]) + 1e-30)
+              << IsaName(table->isa) << " " << MatMulPrecisionName(precision) << " m=" << c.m
+              << " k=" << c.k << " n=" << c.n << " at " << i << " (linear " << lin[i] << ")";
+      }
+    }
+  }
+  SetMatMulPrecision(MatMulPrecision::kHigh);
+  SetActive(saved.isa);
 }
 
 }  // namespace

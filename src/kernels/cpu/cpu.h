@@ -159,9 +159,13 @@ constexpr int64_t kAmxMinRows = 16;
 constexpr int kAmxBf16Terms = 3;
 void MatMulAmx(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                float* y);
-// The tile GEMM itself for bf16 w and k >= 32, activations in `terms` (1..3) bf16 parts.
+// The tile GEMM itself for bf16 w and k >= 32, activations in `terms` (1..3) bf16 parts; with
+// gelu, y = gelu_tanh(x w^T + bias) (the vector GELU applied as the tiles are stored).
 void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
-                 float* y, int terms);
+                 float* y, int terms, bool gelu = false);
+// KernelTable::matmul_gelu_tanh: the fused GELU where MatMulAmx takes the tile GEMM.
+bool MatMulGeluTanhAmx(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                       float* y);
 // Block-quantized weights (q8_0 / q4_0): the numerics of ref::MatMulQ.
 void MatMulQGeneric(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                     float* y);

@@ -1,6 +1,6 @@
 // exp for 16 floats (AVX-512): Cody-Waite range reduction (x = n ln2 + r) and a degree-6
 // polynomial for e^r, scaled by 2^n; ~2 ulp. Shared by the attention softmax (x <= 0) and the
-// activations (SiLU, GELU); the vector SiLU-times-up built on it is here too. Included only by
+// activations (SiLU, GELU); the vector SiLU-times-up and GELU built on it are here too. Included only by
 // translation units compiled with AVX-512.
 #pragma once
 
@@ -32,6 +32,14 @@ inline __m512 Exp(__m512 x) {
 inline __m512 SiluTimes(__m512 g, __m512 u) {
   const __m512 e = Exp(_mm512_sub_ps(_mm512_setzero_ps(), g));
   return _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u);
+}
+
+// gelu_tanh(v) = v / (1 + exp(-c2 (v + 0.044715 v^3))), the expression of ref::GeluTanh
+// multiplied in its order (no fused steps; exact IEEE division).
+inline __m512 GeluTanh16(__m512 v, float neg_c2) {
+  const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), v), v), v);
+  const __m512 e = Exp(_mm512_mul_ps(_mm512_set1_ps(neg_c2), _mm512_add_ps(v, cube)));
+  return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 
 // The epilogue of the few-row SwiGLU tiles: out[b * ld + a] = silu(g[a][b]) * u[a][b] for the

@@ -38,7 +38,9 @@
 #include "base/thread_pool.h"
 #include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/exp_avx512.h"
 #include "kernels/cpu/transpose_avx512.h"
+#include "kernels/ref/ref.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
@@ -107,6 +109,7 @@ struct Problem {
   float* y;
   PackedActs acts;
   int64_t row_pairs;   // blocks of 32 input rows
+  bool gelu;           // y = gelu_tanh(x w^T + bias)
 };
 
 // Per-thread scratch, grown once.
@@ -138,8 +141,13 @@ void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc) {
       for (int jj = 0; jj < kRows; ++jj) r[jj] = _mm512_loadu_ps(tile + jj * 16);
       Transpose16(r);  // r[ii] = C'[0..16][ii]
       const int nrows = static_cast<int>(std::min<int64_t>(kRows, pr.m - i0));
-      for (int ii = 0; ii < nrows; ++ii)
-        _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask, _mm512_add_ps(r[ii], bias));
+      if (pr.gelu)
+        for (int ii = 0; ii < nrows; ++ii)
+          _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask,
+                                GeluTanh16(_mm512_add_ps(r[ii], bias), -ref::kGeluTanhC2));
+      else
+        for (int ii = 0; ii < nrows; ++ii)
+          _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask, _mm512_add_ps(r[ii], bias));
     }
   }
 }
@@ -244,7 +252,7 @@ void RunColumns(const Problem& pr, int64_t jb_begin, int64_t jb_end) {
 }  // namespace
 
 void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
-                 float* y, int terms) {
+                 float* y, int terms, bool gelu) {
   const int64_t n = w.dim(0), chunks = (k + kChunk - 1) / kChunk;
   const int64_t row_pairs = (m + kBlock - 1) / kBlock, blocks = 2 * row_pairs;
   thread_local AlignedVector<uint16_t> packed;
@@ -258,7 +266,7 @@ void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, cons
     }
   });
   const Problem pr{x, m, k, n, static_cast<const uint16_t*>(w.data), bias, y,
-                   PackedActs{acts, chunks, terms}, row_pairs};
+                   PackedActs{acts, chunks, terms}, row_pairs, gelu};
   pool.ParallelFor((n + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
     switch (terms) {
       case 1: return RunColumns<1>(pr, b0, b1);
@@ -268,12 +276,24 @@ void GemmAmxBf16(const float* x, int64_t m, int64_t k, const TensorView& w, cons
   });
 }
 
+namespace {
+bool TakesTiles(int64_t m, int64_t k, const TensorView& w) {
+  return w.dtype == DType::kBF16 && m >= kAmxMinRows && k >= kChunk;
+}
+int Terms() { return GetMatMulPrecision() == MatMulPrecision::kMedium ? 1 : kAmxBf16Terms; }
+}  // namespace
+
 void MatMulAmx(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                float* y) {
-  if (w.dtype == DType::kBF16 && m >= kAmxMinRows && k >= kChunk)
-    return GemmAmxBf16(x, m, k, w, bias, y,
-                       GetMatMulPrecision() == MatMulPrecision::kMedium ? 1 : kAmxBf16Terms);
+  if (TakesTiles(m, k, w)) return GemmAmxBf16(x, m, k, w, bias, y, Terms());
   MatMulAvx512(x, m, k, w, bias, y);
+}
+
+bool MatMulGeluTanhAmx(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
+                       float* y) {
+  if (!TakesTiles(m, k, w)) return false;
+  GemmAmxBf16(x, m, k, w, bias, y, Terms(), /*gelu=*/true);
+  return true;
 }
 
 }  // namespace dsvl2::kernels::cpu
