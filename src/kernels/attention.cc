@@ -116,19 +116,19 @@ void AttendMany(const float* q, int64_t q_stride, int64_t m, int dk, const KvSpa
   thread_local std::vector<uint16_t> k_buf16, vt_buf16;
   thread_local std::vector<const float*> row_buf;
   const float* const* key_rows = KeyRows(spans, num_spans, row_stride, k_all, &row_buf);
-  // The table's bf16 tile attention where it has one: the same roundings, the key rows read in
-  // place, each block of query rows from scores to output without leaving the core's caches.
+  // The table's fused attention where it has one (bf16 tiles, or f32): the same roundings, the
+  // key rows read in place, each few query rows from scores to output in the core's caches.
   const KernelTable& table = Active();
-  if (bf16 && m >= kAttendManyMinRows && table.attend_bf16) {
+  const auto fused = bf16 ? table.attend_bf16 : table.attend_f32;
+  if (fused && m >= kAttendManyMinRows) {
     const int64_t block = BlockRows(m, k_all, causal);
     thread_local std::vector<int64_t> lens;
     for (int64_t r0 = 0; r0 < m; r0 += block) {
       const int64_t rows = std::min(block, m - r0);
       lens.resize(static_cast<size_t>(rows));
       for (int64_t r = 0; r < rows; ++r) lens[static_cast<size_t>(r)] = keys_for_row(r0 + r);
-      table.attend_bf16(q + r0 * q_stride, q_stride, rows, dk, key_rows, k_offset, v_offset, dv,
-                        keys_for_row(r0 + rows - 1), lens.data(), scale, out + r0 * out_stride,
-                        out_stride);
+      fused(q + r0 * q_stride, q_stride, rows, dk, key_rows, k_offset, v_offset, dv,
+            keys_for_row(r0 + rows - 1), lens.data(), scale, out + r0 * out_stride, out_stride);
     }
     return;
   }

@@ -18,8 +18,8 @@ inline void AttendOne(const float* q, int dk, const KvSpan* spans, int num_spans
 
 // Attention for m query rows against the same keys (vision, prefill), as matrix products with the
 // active kernel table: per block of rows, S = scale * Q K^T (MatMul, K gathered from the spans
-// into contiguous scratch), a row softmax, O = P V (MatMul against a gathered V^T); or, for the
-// bf16 products below on a table that has one, the table's fused tile attention (attend_bf16).
+// into contiguous scratch), a row softmax, O = P V (MatMul against a gathered V^T); or, where the
+// table has one, its fused attention (attend_bf16 for the bf16 products below, attend_f32).
 // Query row r is q + r*q_stride (dk floats), its output out + r*out_stride (dv floats). Non-causal
 // (causal_base < 0): every row sees the first n_keys keys. Causal: row r sees the first
 // causal_base + r/group + 1 keys (group = consecutive rows sharing one position, e.g. the heads of

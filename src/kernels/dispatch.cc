@@ -29,12 +29,13 @@ const KernelTable kAvx2Table{Isa::kAvx2, &cpu::MatMulAvx2, &cpu::MatMulTranspose
 const KernelTable kAvx512Table{Isa::kAvx512, &cpu::MatMulAvx512, &cpu::MatMulTransposedGeneric,
                               &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
                               &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512,
-                              &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512, &cpu::SwiGluManyAvx512};
+                              &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512, &cpu::SwiGluManyAvx512,
+                              nullptr, nullptr, &cpu::AttendF32Avx512};
 const KernelTable kAmxTable{Isa::kAmx, &cpu::MatMulAmx, &cpu::MatMulTransposedGeneric,
                            &cpu::MatMulColsAvx512, &cpu::SwiGluColsAvx512, &cpu::MatMulQAvx512, &cpu::QuantizeActsAvx2,
                            &cpu::MatMulQColsAvx512, &cpu::AttendOneAvx512, &cpu::SoftmaxRowAvx512,
                            &cpu::SiluMulAvx512, &cpu::GeluTanhAvx512, nullptr,
-                           &cpu::MatMulGeluTanhAmx, &cpu::AttendAmx};
+                           &cpu::MatMulGeluTanhAmx, &cpu::AttendAmx, &cpu::AttendF32Avx512};
 
 constexpr Isa kAllIsas[] = {Isa::kRef, Isa::kGeneric, Isa::kAvx2, Isa::kAvx512, Isa::kAmx};
 

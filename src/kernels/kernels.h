@@ -140,6 +140,12 @@ struct KernelTable {
                       const float* const* key_rows, int64_t k_offset, int64_t v_offset, int dv,
                       int64_t keys, const int64_t* lens, float scale, float* out,
                       int64_t out_stride) = nullptr;
+  // The same block with f32 products (AttendProducts::kF32, and kMatMulPrecision wherever the
+  // products are not bf16), where the table has a fused one; null: MatMuls.
+  void (*attend_f32)(const float* q, int64_t q_stride, int64_t rows, int dk,
+                     const float* const* key_rows, int64_t k_offset, int64_t v_offset, int dv,
+                     int64_t keys, const int64_t* lens, float scale, float* out,
+                     int64_t out_stride) = nullptr;
 };
 
 // Numerics of products of bf16 weights with many input rows (prefill, vision) on kernels that have
