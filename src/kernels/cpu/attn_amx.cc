@@ -1,6 +1,6 @@
-// AttendMany's two products at medium precision on AMX (kernels.h, attend_qk_bf16 and
-// attend_pv_bf16): S = Q K^T and O = P V with the tile multiply TDPBF16PS, every operand rounded
-// to bf16 (nearest even), f32 accumulation.
+// AttendMany's block at medium precision on AMX (kernels.h, attend_bf16): S = Q K^T, the row
+// softmax and O = P V with the tile multiply TDPBF16PS, every operand rounded to bf16 (nearest
+// even), f32 accumulation, the softmax in f32 (SoftmaxRowAvx512).
 //
 // Why not MatMul: as a MatMul against a gathered K (the "weight"), S came out of the tile GEMM
 // transposed (C' = K Q^T, transposed back 16 x 16 when stored), P was transposed again when
@@ -9,11 +9,12 @@
 // align). Here the query side is the tile multiply's row operand, so C[i, j] is the output's own
 // layout and is stored straight from the tiles; the key side is packed once per call from the
 // key rows: K with a 16 x 16 transpose of bf16 pairs (a tile row holds one pair of k for 16
-// keys), V with none (a tile row holds 16 values of two consecutive keys, interleaved).
+// keys), V with none (a tile row holds 16 values of two consecutive keys, interleaved). Each
+// thread then takes 32 query rows at a time through both products and the softmax, so their
+// scores (93 KiB for 729 keys) and probabilities stay in its L2.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "base/aligned.h"
 #include "base/thread_pool.h"
