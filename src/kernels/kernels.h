@@ -189,7 +189,7 @@ inline void MatMul(const float* x, int64_t m, int64_t k, const TensorView& w, co
 // y = gelu_tanh(x w^T + bias): the table's fused product where it has one, else MatMul and
 // GeluTanh (kernels/ops.h). The fused form applies the same vector expression to every element;
 // the unfused one takes the scalar reference for the few elements at the ends of its parallel
-// chunks (within ~2 ulp of each other).
+// chunks (the vector exp is within ~2e-6 relative of std::exp over the GELU's range).
 void MatMulGeluTanh(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                     float* y);
 
