@@ -13,6 +13,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
+#include "test_util.h"
 
 namespace dsvl2::kernels {
 namespace {
@@ -163,8 +164,7 @@ TEST(AmxGemm, MatMulGeluTanhIsGeluOfTheMatMul) {
     for (MatMulPrecision precision : {MatMulPrecision::kHigh, MatMulPrecision::kMedium}) {
       SetMatMulPrecision(precision);
       for (const Case& c : cases) {
-        std::vector<uint16_t> w(static_cast<size_t>(c.n * c.k));
-        for (auto& v : w) v = F32ToBf16(nd(rng));
+        const std::vector<uint16_t> w = testing::RandomBf16(c.n * c.k, rng, nd);
         std::vector<float> x(static_cast<size_t>(c.m * c.k)), bias(static_cast<size_t>(c.n));
         // |x w^T| ~ 3: the GELU's curved part, and its tails, both well populated.
         for (float& v : x) v = nd(rng) * 3.0f / std::sqrt(static_cast<float>(c.k));

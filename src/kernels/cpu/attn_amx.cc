@@ -20,6 +20,7 @@
 #include "base/thread_pool.h"
 #include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/attn.h"
+#include "kernels/cpu/mask_avx512.h"
 #include "kernels/cpu/transpose_avx512.h"
 
 namespace dsvl2::kernels::cpu {
@@ -28,12 +29,6 @@ namespace {
 constexpr int kRows = 16;            // rows of a tile
 constexpr int kChunk = 32;           // k per tile step
 constexpr int kTileElems = 16 * 32;  // bf16 elements in one 1 KiB tile
-
-inline __mmask16 Mask16(int64_t left) {
-  return left >= 16 ? static_cast<__mmask16>(0xffff)
-         : left <= 0 ? static_cast<__mmask16>(0)
-                     : static_cast<__mmask16>((1u << left) - 1);
-}
 
 // 32 floats from src (elements past `left` as zeros) as 32 bf16 in order.
 inline __m512i Bf16x32(const float* src, int64_t left) {

@@ -11,13 +11,10 @@
 #include "kernels/cpu/attn_blocks.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/exp_avx512.h"
+#include "kernels/cpu/mask_avx512.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
-
-inline __mmask16 Tail(int64_t left) {
-  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
-}
 
 inline float Dot(const float* a, const float* b, int n) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
@@ -27,7 +24,7 @@ inline float Dot(const float* a, const float* b, int n) {
     s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + d + 16), _mm512_loadu_ps(b + d + 16), s1);
   }
   for (; d < n; d += 16) {
-    const __mmask16 k = Tail(n - d);
+    const __mmask16 k = Mask16(n - d);
     s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + d), _mm512_maskz_loadu_ps(k, b + d), s0);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
@@ -40,7 +37,7 @@ struct Block16 {
                   int64_t v_offset, int dv, float scale, float* m, float* l, float* out) {
     alignas(64) float s[16];
     for (int j = 0; j < nk; ++j) s[j] = Dot(q, rows[j] + k_offset, dk);
-    const __mmask16 live = Tail(nk);
+    const __mmask16 live = Mask16(nk);
     const __m512 sv = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, s), _mm512_set1_ps(scale));
     const float m_new = std::max(*m, _mm512_mask_reduce_max_ps(live, sv));
     const float corr = std::exp(*m - m_new);  // 0 on the first block (m = -inf)
@@ -70,7 +67,7 @@ struct Block16 {
       _mm512_storeu_ps(out + d + 48, a3);
     }
     for (; d < dv; d += 16) {
-      const __mmask16 k = Tail(dv - d);
+      const __mmask16 k = Mask16(dv - d);
       __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, out + d), vc);
       for (int j = 0; j < nk; ++j)
         a = _mm512_fmadd_ps(_mm512_set1_ps(s[j]), _mm512_maskz_loadu_ps(k, rows[j] + v_offset + d),
@@ -93,7 +90,7 @@ void SoftmaxRowAvx512(float* s, int64_t len, int64_t n, float scale) {
   const __m512 vscale = _mm512_set1_ps(scale);
   __m512 vmax = _mm512_set1_ps(-__builtin_inff());
   for (int64_t j = 0; j < len; j += 16) {
-    const __mmask16 k = Tail(len - j);
+    const __mmask16 k = Mask16(len - j);
     const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), vscale);
     _mm512_mask_storeu_ps(s + j, k, v);
     vmax = _mm512_mask_max_ps(vmax, k, vmax, v);
@@ -101,14 +98,14 @@ void SoftmaxRowAvx512(float* s, int64_t len, int64_t n, float scale) {
   const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
   __m512 vsum = _mm512_setzero_ps();
   for (int64_t j = 0; j < len; j += 16) {
-    const __mmask16 k = Tail(len - j);
+    const __mmask16 k = Mask16(len - j);
     const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), mx));
     _mm512_mask_storeu_ps(s + j, k, e);
     vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
   }
   const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
   for (int64_t j = 0; j < len; j += 16) {
-    const __mmask16 k = Tail(len - j);
+    const __mmask16 k = Mask16(len - j);
     _mm512_mask_storeu_ps(s + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), inv));
   }
   std::fill(s + len, s + n, 0.0f);

@@ -18,18 +18,13 @@
 #include "base/aligned.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/attn.h"
+#include "kernels/cpu/mask_avx512.h"
 #include "kernels/cpu/transpose_avx512.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
 
 constexpr int kRows = 32;  // query rows per block (a thread's unit of work)
-
-inline __mmask16 Mask16(int64_t left) {
-  return left >= 16 ? static_cast<__mmask16>(0xffff)
-         : left <= 0 ? static_cast<__mmask16>(0)
-                     : static_cast<__mmask16>((1u << left) - 1);
-}
 
 // kt[(jb * dk + d) * 16 + jj] = k_{16 jb + jj}[d] (zero for keys past n): key block jb.
 void PackKeyBlock(const float* const* rows, int64_t off, int64_t n, int dk, int64_t jb, float* kt) {

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "kernels/ref/ref.h"
+
 namespace dsvl2::kernels::cpu {
 
 // Inputs are clamped to [-87, 88]: below, a tiny normal value (never a denormal) instead of 0;
@@ -36,9 +38,9 @@ inline __m512 SiluTimes(__m512 g, __m512 u) {
 
 // gelu_tanh(v) = v / (1 + exp(-c2 (v + 0.044715 v^3))), the expression of ref::GeluTanh
 // multiplied in its order (no fused steps; exact IEEE division).
-inline __m512 GeluTanh16(__m512 v, float neg_c2) {
+inline __m512 GeluTanh16(__m512 v) {
   const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), v), v), v);
-  const __m512 e = Exp(_mm512_mul_ps(_mm512_set1_ps(neg_c2), _mm512_add_ps(v, cube)));
+  const __m512 e = Exp(_mm512_mul_ps(_mm512_set1_ps(-ref::kGeluTanhC2), _mm512_add_ps(v, cube)));
   return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 

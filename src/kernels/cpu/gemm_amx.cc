@@ -39,8 +39,8 @@
 #include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/exp_avx512.h"
+#include "kernels/cpu/mask_avx512.h"
 #include "kernels/cpu/transpose_avx512.h"
-#include "kernels/ref/ref.h"
 
 namespace dsvl2::kernels::cpu {
 namespace {
@@ -75,13 +75,8 @@ void PackBlock(const float* x, int64_t m, int64_t k, int64_t ib, int64_t chunks,
       __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
       if (row < m) {  // k past the end (the last, partial chunk) as zeros
         const int64_t left = k - c * kChunk;
-        auto mask = [](int64_t l) {
-          return l >= 16 ? static_cast<__mmask16>(0xffff)
-                 : l <= 0 ? static_cast<__mmask16>(0)
-                          : static_cast<__mmask16>((1u << l) - 1);
-        };
-        lo = _mm512_maskz_loadu_ps(mask(left), x + row * k + c * kChunk);
-        hi = _mm512_maskz_loadu_ps(mask(left - 16), x + row * k + c * kChunk + 16);
+        lo = _mm512_maskz_loadu_ps(Mask16(left), x + row * k + c * kChunk);
+        hi = _mm512_maskz_loadu_ps(Mask16(left - 16), x + row * k + c * kChunk + 16);
       }
       for (int t = 0; t < terms; ++t) {
         const __m512bh b = _mm512_cvtne2ps_pbh(hi, lo);  // elements 0..31 of the part, in order
@@ -144,7 +139,7 @@ void StoreBlock(const Problem& pr, int64_t jb, int64_t ip, const float* acc) {
       if (pr.gelu)
         for (int ii = 0; ii < nrows; ++ii)
           _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask,
-                                GeluTanh16(_mm512_add_ps(r[ii], bias), -ref::kGeluTanhC2));
+                                GeluTanh16(_mm512_add_ps(r[ii], bias)));
       else
         for (int ii = 0; ii < nrows; ++ii)
           _mm512_mask_storeu_ps(pr.y + (i0 + ii) * pr.n + j0, cmask, _mm512_add_ps(r[ii], bias));

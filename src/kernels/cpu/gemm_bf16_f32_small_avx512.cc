@@ -39,6 +39,7 @@
 #include "kernels/cpu/cpu.h"
 #include "kernels/cpu/exp_avx512.h"
 #include "kernels/cpu/hsum_avx512.h"
+#include "kernels/cpu/mask_avx512.h"
 #include "kernels/cpu/transpose_avx512.h"
 
 namespace dsvl2::kernels::cpu {
@@ -60,9 +61,7 @@ void PackTile(const float* x, int64_t m, int64_t k, int64_t kpad, int64_t t, flo
     const int rows = static_cast<int>(std::clamp<int64_t>(m - r0, 0, 16));
     for (int64_t kk = 0; kk < kpad; kk += 16) {
       const int64_t left = k - kk;
-      const __mmask16 mask = left >= 16  ? static_cast<__mmask16>(0xffff)
-                             : left <= 0 ? static_cast<__mmask16>(0)
-                                         : static_cast<__mmask16>((1u << left) - 1);
+      const __mmask16 mask = Mask16(left);
       __m512 r[16];
       for (int i = 0; i < 16; ++i)
         r[i] = i < rows ? _mm512_maskz_loadu_ps(mask, x + (r0 + i) * k + kk) : _mm512_setzero_ps();
@@ -102,13 +101,8 @@ void ConvertBlock(const W* w, int64_t k, int64_t k0, int64_t len, int ncols, flo
         _mm512_storeu_ps(even_out, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
         _mm512_storeu_ps(odd_out, _mm512_castsi512_ps(_mm512_and_si512(v, odd_mask)));
       } else {
-        auto mask = [](int64_t l) {
-          return l >= 16 ? static_cast<__mmask16>(0xffff)
-                 : l <= 0 ? static_cast<__mmask16>(0)
-                          : static_cast<__mmask16>((1u << l) - 1);
-        };
-        const __m512 lo = _mm512_maskz_loadu_ps(mask(left), row + k0 + b);
-        const __m512 hi = _mm512_maskz_loadu_ps(mask(left - 16), row + k0 + b + 16);
+        const __m512 lo = _mm512_maskz_loadu_ps(Mask16(left), row + k0 + b);
+        const __m512 hi = _mm512_maskz_loadu_ps(Mask16(left - 16), row + k0 + b + 16);
         _mm512_storeu_ps(even_out, _mm512_permutex2var_ps(lo, even, hi));
         _mm512_storeu_ps(odd_out, _mm512_permutex2var_ps(lo, odd, hi));
       }
@@ -237,12 +231,7 @@ void PackRest(const float* x, int64_t k, int64_t kpad, float* out) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   for (int64_t b = 0; b < kpad; b += 32) {
-    auto mask = [&](int64_t at) {
-      const int64_t left = k - at;
-      return left >= 16  ? static_cast<__mmask16>(0xffff)
-             : left <= 0 ? static_cast<__mmask16>(0)
-                         : static_cast<__mmask16>((1u << left) - 1);
-    };
+    auto mask = [&](int64_t at) { return Mask16(k - at); };
     const __m512 lo = _mm512_maskz_loadu_ps(mask(b), x + b);
     const __m512 hi = _mm512_maskz_loadu_ps(mask(b + 16), x + b + 16);
     _mm512_storeu_ps(out + b, _mm512_permutex2var_ps(lo, even, hi));
