@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -223,6 +224,42 @@ Bf16Weights MakeWeights(int64_t n, int64_t k) {
   return w;
 }
 
+// The decode matvec on cold weights, as decode reads them: copies of each shape cycled through
+// (>= 512 MB in all, past any cache), one sweep over all copies per timing, the tables' sweeps
+// alternated round by round (this VM's bandwidth drifts by 2x between seconds, so only rounds
+// taken side by side compare). Median and best GB/s of weights per table over the rounds.
+void DecodeCold(int reps) {
+  std::printf("\n== decode, cold weights (>= 512 MB of copies per shape, tables alternated) ==\n");
+  const BenchShape mv[] = {{"expert up 896x1280", 1, 1280, 896}, {"expert down 1280x896", 1, 896, 1280},
+                           {"lm_head 129280x1280", 1, 1280, 129280}};
+  std::vector<const kernels::KernelTable*> tables;
+  for (const kernels::KernelTable* t : kernels::AllSupported())
+    if (t->isa != kernels::Isa::kRef && t->isa != kernels::Isa::kGeneric) tables.push_back(t);
+  for (const BenchShape& s : mv) {
+    const double bytes = 2.0 * s.n * s.k;
+    const int copies = static_cast<int>(std::max(1.0, std::ceil(512e6 / bytes)));
+    std::vector<Bf16Weights> ws;
+    for (int c = 0; c < copies; ++c) ws.push_back(MakeWeights(s.n, s.k));
+    std::vector<float> x(static_cast<size_t>(s.k), 0.5f), y(static_cast<size_t>(s.n));
+    std::vector<std::vector<double>> gbs(tables.size());
+    const int rounds = std::max(3, reps * 2);
+    for (int r = 0; r < rounds; ++r)
+      for (size_t ti = 0; ti < tables.size(); ++ti) {
+        const auto t0 = Clock::now();
+        for (const Bf16Weights& w : ws) tables[ti]->matmul(x.data(), 1, s.k, w.view, nullptr, y.data());
+        gbs[ti].push_back(bytes * copies / Seconds(t0) * 1e-9);
+      }
+    std::printf("%-24s", s.name);
+    for (size_t ti = 0; ti < tables.size(); ++ti) {
+      std::vector<double> v = gbs[ti];
+      std::sort(v.begin(), v.end());
+      std::printf("  %s median %5.1f best %5.1f GB/s", kernels::IsaName(tables[ti]->isa), v[v.size() / 2],
+                  v.back());
+    }
+    std::printf("\n");
+  }
+}
+
 int Decode(int reps) {
   std::printf("\n== decode: m=1 matvec, bf16 weights (GB/s of weights read) ==\n");
   const double bw = ReadBandwidth(size_t{1} << 30, reps);
@@ -243,6 +280,7 @@ int Decode(int reps) {
     }
     std::printf("\n");
   }
+  DecodeCold(reps);
   return 0;
 }
 

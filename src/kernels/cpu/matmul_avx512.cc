@@ -130,7 +130,7 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
   // an f32 checkpoint of bf16 values gives the bf16 checkpoint's results).
   if ((w.dtype == DType::kBF16 || w.dtype == DType::kF32) && F32SmallChosen(m, k))
     return GemmAvx512Bf16F32Small(x, m, k, w, bias, y);
-  if (w.dtype == DType::kBF16 && m > 1) {
+  if (w.dtype == DType::kBF16) {
     return m >= kGemmMinRowsAvx512Bf16 ? GemmAvx512(x, m, k, w, bias, y)
                                        : MatMulBf16RowsF32Avx512(x, m, k, w, bias, y);
   }
@@ -138,8 +138,6 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
   switch (w.dtype) {
     case DType::kF32:
       return Run<DType::kF32>(x, m, k, w, bias, y);
-    case DType::kBF16:  // one row (decode's matvec, bound by memory)
-      return Run<DType::kBF16>(x, m, k, w, bias, y);
     case DType::kF16:
       return Run<DType::kF16>(x, m, k, w, bias, y);
     default:
@@ -166,9 +164,7 @@ void MatMulColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& w,
   if (Bf16Medium(w.dtype, m)) return MatMulColsBf16RowsAvx512(x, m, k, w, j0, j1, y);
   switch (w.dtype) {
     case DType::kF32: return TileCols<Tiles<DType::kF32>>(x, m, k, w.data, n, nullptr, y, j0, j1);
-    case DType::kBF16:
-      if (m == 1) return TileCols<Tiles<DType::kBF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
-      return MatMulColsBf16RowsF32Avx512(x, m, k, w, j0, j1, y);
+    case DType::kBF16: return MatMulColsBf16RowsF32Avx512(x, m, k, w, j0, j1, y);
     case DType::kF16: return TileCols<Tiles<DType::kF16>>(x, m, k, w.data, n, nullptr, y, j0, j1);
     default: return MatMulColsGeneric(x, m, k, w, j0, j1, y);
   }
@@ -183,9 +179,7 @@ void SwiGluColsAvx512(const float* x, int64_t m, int64_t k, const TensorView& ga
   switch (gate.dtype) {
     case DType::kF32:
       return SwiTileCols<Tiles<DType::kF32>>(x, m, k, gate.data, up.data, n, out, j0, j1);
-    case DType::kBF16:
-      if (m == 1) return SwiTileCols<Tiles<DType::kBF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
-      return SwiGluColsBf16RowsF32Avx512(x, m, k, gate, up, j0, j1, out);
+    case DType::kBF16: return SwiGluColsBf16RowsF32Avx512(x, m, k, gate, up, j0, j1, out);
     case DType::kF16:
       return SwiTileCols<Tiles<DType::kF16>>(x, m, k, gate.data, up.data, n, out, j0, j1);
     default: return SwiGluColsGeneric(x, m, k, gate, up, j0, j1, out);

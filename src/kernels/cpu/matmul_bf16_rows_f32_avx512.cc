@@ -125,19 +125,29 @@ struct F32Rows {
 };
 using Tiles = DotTiles<F32Rows>;
 
+// Weight rows per tile for one input row (decode's matvec): 4 streams from memory (and 4 rows of
+// the next block prefetched) rather than 8. `gemm_bench --decode`, cold weights, tables
+// alternated round by round, 2 threads, Zen 5: 8 rows 39-46 GB/s, 4 rows 41-46 (60-65 at the
+// VM's faster moments, 8 rows 55-62); 2 and 3 rows no better. SwiGLU's tile streams two
+// matrices, so half as many rows of each.
+constexpr int kNjOneRow = 4;
+
 }  // namespace
 
 void MatMulBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& w, const float* bias,
                              float* y) {
   DSVL2_CHECK_MSG(w.dtype == DType::kBF16 && m >= 0 && k >= 1, "MatMulBf16RowsF32Avx512: bf16 weights");
   if (m == 0) return;
-  Tiles::Product<8>(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), bias, y);
+  const uint16_t* wd = static_cast<const uint16_t*>(w.data);
+  if (m == 1) return Tiles::Product<kNjOneRow>(PermuteRows(x, m, k), m, k, wd, w.dim(0), bias, y);
+  Tiles::Product<8>(PermuteRows(x, m, k), m, k, wd, w.dim(0), bias, y);
 }
 
 void MatMulColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& w, int64_t j0,
                                  int64_t j1, float* y) {
-  Tiles::ProductCols<8>(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(w.data), w.dim(0), 0, nullptr, y,
-                        j0, j1);
+  const uint16_t* wd = static_cast<const uint16_t*>(w.data);
+  if (m == 1) return Tiles::ProductCols<kNjOneRow>(PermuteRows(x, m, k), m, k, wd, w.dim(0), 0, nullptr, y, j0, j1);
+  Tiles::ProductCols<8>(PermuteRows(x, m, k), m, k, wd, w.dim(0), 0, nullptr, y, j0, j1);
 }
 
 void SwiGluColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const TensorView& gate,
@@ -146,8 +156,11 @@ void SwiGluColsBf16RowsF32Avx512(const float* x, int64_t m, int64_t k, const Ten
   if (w <= 0) return;
   thread_local std::vector<float> ubuf;
   if (ubuf.size() < static_cast<size_t>(m * w)) ubuf.resize(static_cast<size_t>(m * w));
-  Tiles::GateUpCols<4>(PermuteRows(x, m, k), m, k, static_cast<const uint16_t*>(gate.data),
-                       static_cast<const uint16_t*>(up.data), n, out, ubuf.data(), j0, j1);
+  const uint16_t *g = static_cast<const uint16_t*>(gate.data), *u = static_cast<const uint16_t*>(up.data);
+  if (m == 1)
+    Tiles::GateUpCols<kNjOneRow / 2>(PermuteRows(x, m, k), m, k, g, u, n, out, ubuf.data(), j0, j1);
+  else
+    Tiles::GateUpCols<4>(PermuteRows(x, m, k), m, k, g, u, n, out, ubuf.data(), j0, j1);
   // silu(gate) * up over the call's columns after all tiles:
   // as a per-tile epilogue its exp and division (one dependent chain of ~100 cycles per 12
   // outputs) had taken ~15% of the tiles' time.
