@@ -146,13 +146,17 @@ int Fail(const Status& st) {
 
 void Progress(const std::string& what) { std::fprintf(stderr, "bench: %s\n", what.c_str()); }
 
-// Weight format as stored: the dtype holding most of the language model's bytes, lower case.
+// Weight format as stored, named as --weights names it (bf16 | q8 | q4; other dtypes lower case):
+// the dtype holding most of the language model's bytes. (A model written by `dsvl2 quantize` had
+// been reported as "q8_0", which also kept its prefill measured against the float peak.)
 std::string StoredFormat(const LmWeightBytes& w) {
   std::string best;
   int64_t most = -1;
   for (const auto& [name, bytes] : w.by_dtype)
     if (bytes > most) most = bytes, best = name;
   for (char& ch : best) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (best == "q8_0") return "q8";
+  if (best == "q4_0") return "q4";
   return best;
 }
 

@@ -170,6 +170,21 @@ TEST(BenchCli, BadOptionsAreOneLineErrors) {
   nlohmann::json jq = nlohmann::json::parse(q.out);
   EXPECT_EQ(jq["weights"], "q8");
   EXPECT_TRUE(jq["weight_bytes"]["by_dtype"].contains("Q8_0")) << jq["weight_bytes"].dump();
+  // Integer weights: prefill against the best integer peak, vision (bf16 weights) the float one.
+  EXPECT_EQ(jq["best_isa_peak"]["prefill"]["kernel"].get<std::string>().rfind("int8_", 0), 0u)
+      << jq["best_isa_peak"].dump();
+  EXPECT_NE(jq["best_isa_peak"]["vision"]["kernel"].get<std::string>().rfind("int8_", 0), 0u);
+  // A model written by `dsvl2 quantize` reads the same: named q4 (not q4_0), integer peak.
+  const std::string qdir = testing::MakeTempDir() + "/q4";
+  const std::string qcmd = std::string(DSVL2_BINARY) + " quantize --model '" + Fixture() + "' --out '" + qdir +
+                           "' --type q4 >/dev/null 2>&1";
+  ASSERT_EQ(std::system(qcmd.c_str()), 0) << qcmd;
+  Result s = RunBench("--model " + qdir + " --quick --format json");
+  ASSERT_EQ(s.rc, 0) << s.err;
+  json js = json::parse(s.out);
+  EXPECT_EQ(js["weights"], "q4");
+  EXPECT_EQ(js["best_isa_peak"]["prefill"]["kernel"].get<std::string>().rfind("int8_", 0), 0u)
+      << js["best_isa_peak"].dump();
   // Where the weights live is reported: forced either way, and auto copies a model this small.
   for (const char* mode : {"map", "copy", "auto"}) {
     Result w = RunBench("--model " + Fixture() + " --weight-memory " + mode + " --quick --format json");
