@@ -130,6 +130,8 @@ void MatMulAvx512(const float* x, int64_t m, int64_t k, const TensorView& w, con
   // an f32 checkpoint of bf16 values gives the bf16 checkpoint's results).
   if ((w.dtype == DType::kBF16 || w.dtype == DType::kF32) && F32SmallChosen(m, k))
     return GemmAvx512Bf16F32Small(x, m, k, w, bias, y);
+  // bf16 from one row (decode's matvec: 4-row tiles there, cold weights 41-46 GB/s against 35-40
+  // for this file's 4 x 1 tiles, docs/benchmarks/2026-12-07-zen5) to the GEMM's rows.
   if (w.dtype == DType::kBF16) {
     return m >= kGemmMinRowsAvx512Bf16 ? GemmAvx512(x, m, k, w, bias, y)
                                        : MatMulBf16RowsF32Avx512(x, m, k, w, bias, y);
