@@ -1,5 +1,6 @@
 #include "vision/siglip.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/attention.h"
@@ -81,6 +82,17 @@ void SiglipVisionTower::BlockForward(const Block& blk, int64_t batch, Tensor* x,
 }
 
 void SiglipVisionTower::Forward(const float* pixels, int64_t batch, Tensor* out) const {
+  const int64_t s = cfg_.image_size, n = cfg_.num_patches(), w = cfg_.width;
+  out->Resize({batch, n, w});
+  Scratch scratch;  // reused by every block and pass (no per-block allocation and zero-fill)
+  for (int64_t b0 = 0; b0 < batch; b0 += kViewsPerPass) {
+    const int64_t views = std::min(kViewsPerPass, batch - b0);
+    ForwardViews(pixels + b0 * 3 * s * s, views, &scratch, out->data() + b0 * n * w);
+  }
+}
+
+void SiglipVisionTower::ForwardViews(const float* pixels, int64_t batch, Scratch* scratch,
+                                     float* out) const {
   const int64_t s = cfg_.image_size, p = cfg_.patch_size, g = cfg_.grid(), n = g * g;
   const int64_t w = cfg_.width, pp = 3 * p * p;
   // Patch embedding: Conv2d(3, W, kernel=p, stride=p) as a product over unfolded patches
@@ -101,10 +113,8 @@ void SiglipVisionTower::Forward(const float* pixels, int64_t batch, Tensor* out)
   Tensor x({batch * n, w});
   kernels::MatMul(patches.data(), batch * n, pp, patch_w_, patch_b_.data(), x.data());
   for (int64_t b = 0; b < batch; ++b) kernels::Add(pos_embed_.data(), n * w, x.row(b * n));
-  Scratch scratch;  // reused by every block (no per-block allocation and zero-fill)
-  for (const Block& blk : blocks_) BlockForward(blk, batch, &x, &scratch);
-  out->Resize({batch, n, w});
-  kernels::LayerNorm(x.data(), norm_w_.data(), norm_b_.data(), batch * n, w, kLnEps, out->data());
+  for (const Block& blk : blocks_) BlockForward(blk, batch, &x, scratch);
+  kernels::LayerNorm(x.data(), norm_w_.data(), norm_b_.data(), batch * n, w, kLnEps, out);
 }
 
 }  // namespace dsvl2
