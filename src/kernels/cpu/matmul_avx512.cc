@@ -20,11 +20,7 @@ template <DType T>
 inline __m512 Load16(const void* base, int64_t idx) {
   if constexpr (T == DType::kF32) {
     return _mm512_loadu_ps(static_cast<const float*>(base) + idx);
-  } else if constexpr (T == DType::kBF16) {
-    __m256i h = _mm256_loadu_si256(
-        reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + idx));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  } else {
+  } else {  // f16 (bf16 goes to cpu/matmul_bf16_rows_f32_avx512.cc)
     __m256i h = _mm256_loadu_si256(
         reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + idx));
     return _mm512_cvtph_ps(h);
@@ -35,10 +31,7 @@ template <DType T>
 inline __m512 LoadTail(const void* base, int64_t idx, __mmask16 m) {
   if constexpr (T == DType::kF32) {
     return _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + idx);
-  } else if constexpr (T == DType::kBF16) {
-    __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + idx);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  } else {
+  } else {  // f16
     __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + idx);
     return _mm512_cvtph_ps(h);
   }
